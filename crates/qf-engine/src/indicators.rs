@@ -1,0 +1,261 @@
+//! Indicators a strategy registers at start; the engine updates them on every bar of their
+//! instrument before the strategy sees that bar, so strategies only read values.
+
+use qf_core::{Bar, InstrumentId};
+use qf_indicators::{Atr, Bollinger, Ema, Macd, RollingMax, RollingMin, RollingStd, Rsi, Sma, Wma};
+
+use crate::StrategyError;
+
+/// Which bar field feeds an indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Open price.
+    Open,
+    /// High price.
+    High,
+    /// Low price.
+    Low,
+    /// Close price (the usual choice).
+    #[default]
+    Close,
+    /// Volume.
+    Volume,
+    /// (high + low + close) / 3.
+    Typical,
+}
+
+impl Source {
+    /// The source value of `bar`; `close` is `bar.close` as a float, converted once per bar
+    /// because several indicators usually read it.
+    #[inline]
+    fn pick(self, bar: &Bar, close: f64) -> f64 {
+        match self {
+            Source::Open => bar.open.as_f64(),
+            Source::High => bar.high.as_f64(),
+            Source::Low => bar.low.as_f64(),
+            Source::Close => close,
+            Source::Volume => bar.volume,
+            Source::Typical => (bar.high.as_f64() + bar.low.as_f64() + close) / 3.0,
+        }
+    }
+}
+
+/// A handle to one output series of a registered indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Line(pub(crate) u32);
+
+/// The three lines of a MACD.
+#[derive(Debug, Clone, Copy)]
+pub struct MacdLines {
+    /// Fast EMA − slow EMA.
+    pub macd: Line,
+    /// EMA of the MACD line.
+    pub signal: Line,
+    /// MACD − signal.
+    pub histogram: Line,
+}
+
+/// The three lines of Bollinger bands.
+#[derive(Debug, Clone, Copy)]
+pub struct BollingerLines {
+    /// Moving average.
+    pub middle: Line,
+    /// Average + k standard deviations.
+    pub upper: Line,
+    /// Average − k standard deviations.
+    pub lower: Line,
+}
+
+enum Kind {
+    Sma(Sma),
+    Ema(Ema),
+    Wma(Wma),
+    Rsi(Rsi),
+    Std(RollingStd),
+    Max(RollingMax),
+    Min(RollingMin),
+    Atr(Atr),
+    Macd(Macd),
+    Bollinger(Bollinger),
+}
+
+struct Registered {
+    source: Source,
+    kind: Kind,
+    first_line: usize,
+}
+
+/// All indicators of one run, with the current and previous value of every line.
+#[derive(Default)]
+pub(crate) struct IndicatorSet {
+    registered: Vec<Registered>,
+    /// Registered indicators per instrument, so a bar touches only its own.
+    by_instrument: Vec<Vec<usize>>,
+    current: Vec<f64>,
+    previous: Vec<f64>,
+}
+
+impl IndicatorSet {
+    pub(crate) fn new(instruments: usize) -> Self {
+        Self {
+            by_instrument: vec![Vec::new(); instruments],
+            ..Self::default()
+        }
+    }
+
+    fn add(
+        &mut self,
+        instrument: InstrumentId,
+        source: Source,
+        kind: Kind,
+        lines: usize,
+    ) -> Result<usize, StrategyError> {
+        let slot = self
+            .by_instrument
+            .get_mut(instrument.index())
+            .ok_or_else(|| StrategyError::new(format!("unknown instrument {}", instrument.0)))?;
+        let first_line = self.current.len();
+        slot.push(self.registered.len());
+        self.registered.push(Registered {
+            source,
+            kind,
+            first_line,
+        });
+        self.current.extend(std::iter::repeat_n(f64::NAN, lines));
+        self.previous.extend(std::iter::repeat_n(f64::NAN, lines));
+        Ok(first_line)
+    }
+
+    pub(crate) fn add_single(
+        &mut self,
+        instrument: InstrumentId,
+        source: Source,
+        spec: SingleSpec,
+    ) -> Result<Line, StrategyError> {
+        let kind = match spec {
+            SingleSpec::Sma(p) => Kind::Sma(Sma::new(p)?),
+            SingleSpec::Ema(p) => Kind::Ema(Ema::new(p)?),
+            SingleSpec::Wma(p) => Kind::Wma(Wma::new(p)?),
+            SingleSpec::Rsi(p) => Kind::Rsi(Rsi::new(p)?),
+            SingleSpec::Std(p) => Kind::Std(RollingStd::new(p)?),
+            SingleSpec::Max(p) => Kind::Max(RollingMax::new(p)?),
+            SingleSpec::Min(p) => Kind::Min(RollingMin::new(p)?),
+            SingleSpec::Atr(p) => Kind::Atr(Atr::new(p)?),
+        };
+        self.add(instrument, source, kind, 1)
+            .map(|i| Line(i as u32))
+    }
+
+    pub(crate) fn add_macd(
+        &mut self,
+        instrument: InstrumentId,
+        source: Source,
+        fast: usize,
+        slow: usize,
+        signal: usize,
+    ) -> Result<MacdLines, StrategyError> {
+        let i = self.add(
+            instrument,
+            source,
+            Kind::Macd(Macd::new(fast, slow, signal)?),
+            3,
+        )? as u32;
+        Ok(MacdLines {
+            macd: Line(i),
+            signal: Line(i + 1),
+            histogram: Line(i + 2),
+        })
+    }
+
+    pub(crate) fn add_bollinger(
+        &mut self,
+        instrument: InstrumentId,
+        source: Source,
+        period: usize,
+        k: f64,
+    ) -> Result<BollingerLines, StrategyError> {
+        let i = self.add(
+            instrument,
+            source,
+            Kind::Bollinger(Bollinger::new(period, k)?),
+            3,
+        )? as u32;
+        Ok(BollingerLines {
+            middle: Line(i),
+            upper: Line(i + 1),
+            lower: Line(i + 2),
+        })
+    }
+
+    /// Feeds one bar to every indicator of its instrument.
+    #[inline]
+    pub(crate) fn update(&mut self, instrument: InstrumentId, bar: &Bar) {
+        let Some(ids) = self.by_instrument.get(instrument.index()) else {
+            return;
+        };
+        let close = bar.close.as_f64();
+        for &id in ids {
+            let r = &mut self.registered[id];
+            let x = r.source.pick(bar, close);
+            let l = r.first_line;
+            let nan = f64::NAN;
+            let mut put = |k: usize, v: f64| {
+                self.previous[l + k] = self.current[l + k];
+                self.current[l + k] = v;
+            };
+            match &mut r.kind {
+                Kind::Sma(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Ema(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Wma(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Rsi(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Std(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Max(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Min(i) => put(0, i.update(x).unwrap_or(nan)),
+                Kind::Atr(i) => put(
+                    0,
+                    i.update(bar.high.as_f64(), bar.low.as_f64(), close)
+                        .unwrap_or(nan),
+                ),
+                Kind::Macd(i) => {
+                    let v = i.update(x);
+                    put(0, v.map_or(nan, |v| v.macd));
+                    put(1, v.map_or(nan, |v| v.signal));
+                    put(2, v.map_or(nan, |v| v.histogram));
+                }
+                Kind::Bollinger(i) => {
+                    let v = i.update(x);
+                    put(0, v.map_or(nan, |v| v.middle));
+                    put(1, v.map_or(nan, |v| v.upper));
+                    put(2, v.map_or(nan, |v| v.lower));
+                }
+            }
+        }
+    }
+
+    /// The current value of a line, `None` while it warms up.
+    #[inline]
+    pub(crate) fn value(&self, line: Line) -> Option<f64> {
+        let v = *self.current.get(line.0 as usize)?;
+        (!v.is_nan()).then_some(v)
+    }
+
+    /// The value of a line one bar earlier.
+    #[inline]
+    pub(crate) fn previous(&self, line: Line) -> Option<f64> {
+        let v = *self.previous.get(line.0 as usize)?;
+        (!v.is_nan()).then_some(v)
+    }
+}
+
+/// Single-output indicators and their periods.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SingleSpec {
+    Sma(usize),
+    Ema(usize),
+    Wma(usize),
+    Rsi(usize),
+    Std(usize),
+    Max(usize),
+    Min(usize),
+    Atr(usize),
+}

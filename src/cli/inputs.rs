@@ -1,0 +1,268 @@
+//! Arguments shared by `backtest` and `sweep`: data files, engine settings, strategy choice,
+//! turned into domain values once, here at the boundary.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde::Serialize;
+
+use qf_core::{BarSeries, InstrumentId, Money, Price, Quantity};
+use qf_data::{LoadOptions, load_bars, sample_bars};
+use qf_engine::strategies::{BUILTINS, BuiltinStrategy, builtin};
+use qf_engine::{BacktestConfig, FeeModel, FillModel, FillTiming, Sizing, Slippage};
+
+/// Where the bars come from.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// CSV or Parquet file with timestamp,open,high,low,close,volume[,symbol]; repeat for
+    /// several instruments.
+    #[arg(long = "data", value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// Sort rows by time instead of rejecting out-of-order timestamps. Set from `--sort` by
+    /// `backtest` and from `--sort-rows` by `sweep`, whose `--sort` picks the ranking metric.
+    #[arg(skip)]
+    pub sort: bool,
+    /// Drop duplicate timestamps (keeping the last) instead of rejecting them.
+    #[arg(long)]
+    pub dedupe: bool,
+    /// Decimal places of prices (default: inferred from the data).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub price_precision: Option<u8>,
+    /// Decimal places of order quantities (default 0: whole units).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub size_precision: u8,
+}
+
+/// What was loaded from one file, for the JSON output.
+#[derive(Debug, Serialize)]
+pub struct SourceInfo {
+    pub file: String,
+    pub format: &'static str,
+    pub rows: usize,
+    pub symbols: Vec<String>,
+    pub timestamp_format: &'static str,
+    pub reordered_rows: usize,
+    pub dropped_duplicates: usize,
+}
+
+/// Built-in demo data: 200,000 one-minute bars of a seeded random walk.
+pub const DEMO_BARS: usize = 200_000;
+pub const DEMO_SEED: u64 = 7;
+
+impl DataArgs {
+    /// Loads every file, numbering instruments across files in order.
+    pub fn load(&self, demo: bool) -> anyhow::Result<(Vec<BarSeries>, Vec<SourceInfo>)> {
+        if demo {
+            if !self.data.is_empty() {
+                bail!("--demo uses built-in data; leave out --data");
+            }
+            let s = sample_bars("DEMO", DEMO_BARS, DEMO_SEED);
+            let info = SourceInfo {
+                file: format!("built-in sample (seed {DEMO_SEED})"),
+                format: "generated",
+                rows: s.bars.len(),
+                symbols: vec![s.instrument.symbol.clone()],
+                timestamp_format: "generated",
+                reordered_rows: 0,
+                dropped_duplicates: 0,
+            };
+            return Ok((vec![s], vec![info]));
+        }
+        if self.data.is_empty() {
+            bail!("no data: give --data FILE (CSV or Parquet), or --demo for built-in sample data");
+        }
+        let mut series: Vec<BarSeries> = Vec::new();
+        let mut infos = Vec::new();
+        for path in &self.data {
+            let opts = LoadOptions {
+                sort: self.sort,
+                dedupe: self.dedupe,
+                symbol: None,
+                price_precision: self.price_precision,
+                size_precision: self.size_precision,
+            };
+            let loaded = load_bars(path, &opts)?;
+            let mut symbols = Vec::new();
+            for mut s in loaded.series {
+                if let Some(other) = series
+                    .iter()
+                    .find(|o| o.instrument.symbol == s.instrument.symbol)
+                {
+                    bail!(
+                        "symbol {} appears in more than one data file ({} and {}); give each instrument once",
+                        other.instrument.symbol,
+                        infos
+                            .iter()
+                            .map(|i: &SourceInfo| i.file.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        path.display()
+                    );
+                }
+                s.instrument.id = InstrumentId(series.len() as u32);
+                symbols.push(s.instrument.symbol.clone());
+                series.push(s);
+            }
+            infos.push(SourceInfo {
+                file: path.display().to_string(),
+                format: match loaded.format {
+                    qf_data::FileFormat::Csv => "csv",
+                    qf_data::FileFormat::Parquet => "parquet",
+                },
+                rows: loaded.rows,
+                symbols,
+                timestamp_format: loaded.timestamp_unit.name(),
+                reordered_rows: loaded.reordered_rows,
+                dropped_duplicates: loaded.dropped_duplicates,
+            });
+        }
+        Ok((series, infos))
+    }
+}
+
+/// Money, fees, fills and sizing.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Starting cash.
+    #[arg(
+        long,
+        default_value = "100000",
+        value_name = "AMOUNT",
+        allow_hyphen_values = true
+    )]
+    pub cash: String,
+    /// Trade a fixed quantity per entry.
+    #[arg(
+        long,
+        value_name = "QTY",
+        conflicts_with = "percent",
+        allow_hyphen_values = true
+    )]
+    pub size: Option<String>,
+    /// Size each entry to P percent of equity (e.g. 95).
+    #[arg(long, value_name = "P", allow_negative_numbers = true)]
+    pub percent: Option<f64>,
+    /// Commission per unit traded.
+    #[arg(
+        long,
+        default_value = "0",
+        value_name = "AMOUNT",
+        allow_hyphen_values = true
+    )]
+    pub fee_per_unit: String,
+    /// Commission in basis points of notional.
+    #[arg(
+        long,
+        default_value = "0",
+        value_name = "BPS",
+        allow_hyphen_values = true
+    )]
+    pub fee_bps: String,
+    /// Minimum commission per fill.
+    #[arg(
+        long,
+        default_value = "0",
+        value_name = "AMOUNT",
+        allow_hyphen_values = true
+    )]
+    pub fee_min: String,
+    /// Slippage in basis points on market and stop fills.
+    #[arg(
+        long,
+        value_name = "BPS",
+        conflicts_with = "slippage_ticks",
+        allow_hyphen_values = true
+    )]
+    pub slippage_bps: Option<String>,
+    /// Slippage in ticks on market and stop fills.
+    #[arg(long, value_name = "N")]
+    pub slippage_ticks: Option<u32>,
+    /// OPTIMISTIC: fill market orders at the close of the bar they were decided on.
+    #[arg(long)]
+    pub fill_at_close: bool,
+    /// Largest gross exposure as a multiple of equity (1 = no leverage; shorts need margin).
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "X",
+        allow_negative_numbers = true
+    )]
+    pub leverage: f64,
+}
+
+fn decimal<T>(
+    flag: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, qf_core::CoreError>,
+) -> anyhow::Result<T> {
+    parse(text).with_context(|| format!("--{flag} {text:?}"))
+}
+
+impl EngineArgs {
+    /// The engine configuration these flags describe.
+    pub fn config(&self, record: bool) -> anyhow::Result<BacktestConfig> {
+        let sizing = match (&self.size, self.percent) {
+            (Some(q), _) => Sizing::Fixed(decimal("size", q, Quantity::parse)?),
+            (None, Some(p)) => {
+                if !(p.is_finite() && p > 0.0) {
+                    bail!("--percent must be a positive number of percent, got {p}");
+                }
+                Sizing::PercentOfEquity(p / 100.0)
+            }
+            (None, None) => Sizing::Fixed(Quantity::from_int(1)),
+        };
+        let slippage = match (&self.slippage_bps, self.slippage_ticks) {
+            (Some(b), _) => Slippage::Bps(decimal("slippage-bps", b, Price::parse)?),
+            (None, Some(t)) => Slippage::Ticks(t),
+            (None, None) => Slippage::None,
+        };
+        let config = BacktestConfig {
+            cash: decimal("cash", &self.cash, Money::parse)?,
+            fill: FillModel {
+                timing: if self.fill_at_close {
+                    FillTiming::SameClose
+                } else {
+                    FillTiming::NextOpen
+                },
+                fees: FeeModel {
+                    per_unit: decimal("fee-per-unit", &self.fee_per_unit, Price::parse)?,
+                    bps: decimal("fee-bps", &self.fee_bps, Price::parse)?,
+                    minimum: decimal("fee-min", &self.fee_min, Money::parse)?,
+                },
+                slippage,
+                max_leverage: self.leverage,
+            },
+            sizing,
+            record,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Finds a built-in strategy or says which exist.
+pub fn find_strategy(name: &str) -> anyhow::Result<&'static BuiltinStrategy> {
+    builtin(name).with_context(|| {
+        format!(
+            "unknown strategy {name:?}; built-in strategies are: {}",
+            BUILTINS
+                .iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// Parses `name=value`.
+pub fn parse_param(text: &str) -> anyhow::Result<(String, f64)> {
+    let (k, v) = text
+        .split_once('=')
+        .with_context(|| format!("--param {text:?} must look like name=value"))?;
+    let value: f64 = v
+        .trim()
+        .parse()
+        .with_context(|| format!("--param {text:?}: {v:?} is not a number"))?;
+    Ok((k.trim().to_string(), value))
+}

@@ -108,7 +108,7 @@ fn write_decimal(f: &mut fmt::Formatter<'_>, raw: i128, scale_digits: u32) -> fm
         return write!(f, "{sign}{int}");
     }
     let mut width = scale_digits as usize;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }

@@ -12,7 +12,7 @@ use crate::config::{BacktestConfig, FillTiming};
 use crate::context::{Context, StartContext};
 use crate::exchange::{Exchange, Outcome};
 use crate::indicators::IndicatorSet;
-use crate::metrics::{Accumulator, Metrics};
+use crate::metrics::{Accumulator, Metrics, Totals};
 use crate::portfolio::{Portfolio, Trade};
 use crate::{EngineError, Strategy, StrategyError};
 
@@ -328,7 +328,7 @@ pub fn run_backtest(
                 engine.process(strategy, inst, bar)?;
                 engine.record(bar.ts);
             }
-            if let Some(p) = progress.as_deref_mut() {
+            if let Some(p) = progress.as_mut() {
                 p(engine.bars_done);
             }
         }
@@ -356,12 +356,12 @@ pub fn run_backtest(
             engine.record(now);
             if engine.bars_done >= next_report {
                 next_report += PROGRESS_EVERY;
-                if let Some(p) = progress.as_deref_mut() {
+                if let Some(p) = progress.as_mut() {
                     p(engine.bars_done);
                 }
             }
         }
-        if let Some(p) = progress.as_deref_mut() {
+        if let Some(p) = progress.as_mut() {
             p(engine.bars_done);
         }
     }
@@ -379,15 +379,17 @@ pub fn run_backtest(
     let p = &engine.portfolio;
     let metrics = Metrics::compute(
         &engine.acc,
-        engine.bars_done,
-        config.cash,
-        p.equity(),
-        p.cash,
-        p.fees_paid,
-        &p.trades,
-        p.open_trades(),
-        engine.rejected,
-        engine.fill_count,
+        &Totals {
+            bars: engine.bars_done,
+            initial: config.cash,
+            final_equity: p.equity(),
+            final_cash: p.cash,
+            fees: p.fees_paid,
+            trades: &p.trades,
+            open_trades: p.open_trades(),
+            rejected_orders: engine.rejected,
+            fills: engine.fill_count,
+        },
     );
     Ok(BacktestResult {
         instruments: engine.instruments,

@@ -116,19 +116,23 @@ pub struct Metrics {
     pub fills: u64,
 }
 
+/// End-of-run totals the statistics are computed from, besides the per-bar accumulator.
+#[derive(Clone, Copy)]
+pub(crate) struct Totals<'a> {
+    pub(crate) bars: u64,
+    pub(crate) initial: Money,
+    pub(crate) final_equity: Money,
+    pub(crate) final_cash: Money,
+    pub(crate) fees: Money,
+    pub(crate) trades: &'a [Trade],
+    pub(crate) open_trades: usize,
+    pub(crate) rejected_orders: u64,
+    pub(crate) fills: u64,
+}
+
 impl Metrics {
-    pub(crate) fn compute(
-        acc: &Accumulator,
-        bars: u64,
-        initial: Money,
-        final_equity: Money,
-        final_cash: Money,
-        fees: Money,
-        trades: &[Trade],
-        open_trades: usize,
-        rejected_orders: u64,
-        fills: u64,
-    ) -> Self {
+    pub(crate) fn compute(acc: &Accumulator, t: &Totals<'_>) -> Self {
+        let Totals { bars, initial, final_equity, final_cash, fees, trades, open_trades, rejected_orders, fills } = *t;
         let init = initial.as_f64();
         let fin = final_equity.as_f64();
         let total_return = if init != 0.0 { fin / init - 1.0 } else { 0.0 };

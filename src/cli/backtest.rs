@@ -102,7 +102,7 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
         let v = output::backtest_json(&result, name, &params, &sources)?;
         println!("{}", serde_json::to_string(&v)?);
     } else {
-        output::print_summary(&result);
+        output::print_summary(&result, &sources);
         if let Some(p) = &a.report {
             println!("{:>24}  {}", "report", p.display());
         }

@@ -100,9 +100,19 @@ fn num(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{v:.3}"))
 }
 
-/// A short human summary of one backtest.
-pub fn print_summary(r: &BacktestResult) {
+/// A short human summary of one backtest and the data it ran on.
+pub fn print_summary(r: &BacktestResult, sources: &[SourceInfo]) {
     let m: &Metrics = &r.metrics;
+    for s in sources {
+        let mut line = format!("{} ({}, {} rows, {}, timestamps {})", s.file, s.format, s.rows, s.symbols.join(" "), s.timestamp_format);
+        if s.reordered_rows > 0 {
+            line.push_str(&format!(", {} rows re-sorted", s.reordered_rows));
+        }
+        if s.dropped_duplicates > 0 {
+            line.push_str(&format!(", {} duplicates dropped", s.dropped_duplicates));
+        }
+        println!("{:>24}  {line}", "data");
+    }
     let rows = [
         ("bars", m.bars.to_string()),
         (

@@ -176,6 +176,8 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
+    // The table shows the swept parameters; the CSV has every parameter.
+    let names: Vec<String> = grid.axes.iter().map(|a| a.name.clone()).collect();
     write!(out, "{:>4}", "rank")?;
     for n in &names {
         write!(out, " {n:>8}")?;

@@ -184,7 +184,8 @@ impl Metrics {
             start: acc.first.map(|f| f.0),
             end: acc.last.map(|l| l.0),
             initial_cash: initial,
-            final_equity: fin,
+            // Through the exact decimal, so 1000119.53 prints as that and not 1000119.5299999999.
+            final_equity: final_equity.to_string().parse().unwrap_or(fin),
             final_equity_exact: final_equity,
             final_cash,
             fees,

@@ -8,8 +8,9 @@ use crate::window::Window;
 ///
 /// Each update adds the new value to a running sum and subtracts the one leaving the
 /// window, so the cost does not depend on the period. The running sum is compensated
-/// (see `CompensatedSum`), which keeps the mean within rounding of a from-scratch
-/// recomputation even after millions of updates; a plain running sum drifts.
+/// (Knuth's TwoSum keeps the exact rounding error of every addition), which keeps the
+/// mean within rounding of a from-scratch recomputation after millions of updates, and
+/// leaves no measurable trace of a wild value once it has left the window.
 ///
 /// Returns `None` until `period` values have been seen. Non-finite inputs (NaN, ±inf)
 /// are skipped: they change nothing and `update` returns the current value.

@@ -458,7 +458,7 @@ fn write_trades(out: &mut String, result: &BacktestResult) {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td class=\"{pnl_class}\" title=\"{}\">{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+             <td>{}</td><td class=\"{pnl_class}\" title=\"exact: {}\">{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
             k + 1,
             Escaped(&symbol),
             Escaped(t.direction),

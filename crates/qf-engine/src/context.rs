@@ -217,29 +217,19 @@ impl Context<'_> {
     /// `a` crossed above `b` on this bar: previously `a <= b`, now `a > b`.
     #[inline]
     pub fn crossed_above(&self, a: Line, b: Line) -> bool {
-        match (
-            self.previous(a),
-            self.previous(b),
-            self.value(a),
-            self.value(b),
-        ) {
-            (Some(pa), Some(pb), Some(a), Some(b)) => crossed_above(pa, pb, a, b),
-            _ => false,
-        }
+        // Compared in raw units: exact for prices, see `Source`.
+        self.indicators
+            .pair(a, b)
+            .is_some_and(|(pa, pb, a, b)| crossed_above(pa, pb, a, b))
     }
 
     /// `a` crossed below `b` on this bar: previously `a >= b`, now `a < b`.
     #[inline]
     pub fn crossed_below(&self, a: Line, b: Line) -> bool {
-        match (
-            self.previous(a),
-            self.previous(b),
-            self.value(a),
-            self.value(b),
-        ) {
-            (Some(pa), Some(pb), Some(a), Some(b)) => crossed_below(pa, pb, a, b),
-            _ => false,
-        }
+        // Compared in raw units: exact for prices, see `Source`.
+        self.indicators
+            .pair(a, b)
+            .is_some_and(|(pa, pb, a, b)| crossed_below(pa, pb, a, b))
     }
 
     fn instrument_info(&self, i: InstrumentId) -> Result<&Instrument, OrderError> {

@@ -1,7 +1,7 @@
 //! Indicators a strategy registers at start; the engine updates them on every bar of their
 //! instrument before the strategy sees that bar, so strategies only read values.
 
-use qf_core::{Bar, InstrumentId};
+use qf_core::{Bar, InstrumentId, PRICE_SCALE};
 use qf_indicators::{Atr, Bollinger, Ema, Macd, RollingMax, RollingMin, RollingStd, Rsi, Sma, Wma};
 
 use crate::StrategyError;
@@ -25,17 +25,28 @@ pub enum Source {
 }
 
 impl Source {
-    /// The source value of `bar`; `close` is `bar.close` as a float, converted once per bar
-    /// because several indicators usually read it.
+    /// The source value of `bar` in *raw* units: prices as their integer count of 10⁻⁹
+    /// (exact in an `f64` below 9 million), volume as is. Feeding indicators integers keeps
+    /// their sums exact, so two moving averages that are equal in exact arithmetic compare
+    /// equal here too, and crossover decisions agree with exact arithmetic even at ties.
+    /// `close` is `bar.close` converted once per bar because most indicators read it.
     #[inline]
     fn pick(self, bar: &Bar, close: f64) -> f64 {
         match self {
-            Source::Open => bar.open.as_f64(),
-            Source::High => bar.high.as_f64(),
-            Source::Low => bar.low.as_f64(),
+            Source::Open => bar.open.raw() as f64,
+            Source::High => bar.high.raw() as f64,
+            Source::Low => bar.low.raw() as f64,
             Source::Close => close,
             Source::Volume => bar.volume,
-            Source::Typical => (bar.high.as_f64() + bar.low.as_f64() + close) / 3.0,
+            Source::Typical => (bar.high.raw() as f64 + bar.low.raw() as f64 + close) / 3.0,
+        }
+    }
+
+    /// What raw indicator outputs are divided by to be in the source's units.
+    fn divisor(self) -> f64 {
+        match self {
+            Source::Volume => 1.0,
+            _ => PRICE_SCALE as f64,
         }
     }
 }
@@ -91,8 +102,10 @@ pub(crate) struct IndicatorSet {
     registered: Vec<Registered>,
     /// Registered indicators per instrument, so a bar touches only its own.
     by_instrument: Vec<Vec<usize>>,
+    /// Raw values (see [`Source`]); reads divide by `divisor`.
     current: Vec<f64>,
     previous: Vec<f64>,
+    divisor: Vec<f64>,
 }
 
 impl IndicatorSet {
@@ -110,6 +123,12 @@ impl IndicatorSet {
         kind: Kind,
         lines: usize,
     ) -> Result<usize, StrategyError> {
+        // RSI is a ratio, the same in any unit; ATR always reads prices.
+        let divisor = match kind {
+            Kind::Rsi(_) => 1.0,
+            Kind::Atr(_) => PRICE_SCALE as f64,
+            _ => source.divisor(),
+        };
         let slot = self
             .by_instrument
             .get_mut(instrument.index())
@@ -123,6 +142,7 @@ impl IndicatorSet {
         });
         self.current.extend(std::iter::repeat_n(f64::NAN, lines));
         self.previous.extend(std::iter::repeat_n(f64::NAN, lines));
+        self.divisor.extend(std::iter::repeat_n(divisor, lines));
         Ok(first_line)
     }
 
@@ -193,7 +213,7 @@ impl IndicatorSet {
         let Some(ids) = self.by_instrument.get(instrument.index()) else {
             return;
         };
-        let close = bar.close.as_f64();
+        let close = bar.close.raw() as f64;
         for &id in ids {
             let r = &mut self.registered[id];
             let x = r.source.pick(bar, close);
@@ -213,7 +233,7 @@ impl IndicatorSet {
                 Kind::Min(i) => put(0, i.update(x).unwrap_or(nan)),
                 Kind::Atr(i) => put(
                     0,
-                    i.update(bar.high.as_f64(), bar.low.as_f64(), close)
+                    i.update(bar.high.raw() as f64, bar.low.raw() as f64, close)
                         .unwrap_or(nan),
                 ),
                 Kind::Macd(i) => {
@@ -232,18 +252,31 @@ impl IndicatorSet {
         }
     }
 
-    /// The current value of a line, `None` while it warms up.
+    /// The current value of a line in its source's units, `None` while it warms up.
     #[inline]
     pub(crate) fn value(&self, line: Line) -> Option<f64> {
-        let v = *self.current.get(line.0 as usize)?;
-        (!v.is_nan()).then_some(v)
+        let i = line.0 as usize;
+        let v = *self.current.get(i)?;
+        (!v.is_nan()).then(|| v / self.divisor[i])
     }
 
     /// The value of a line one bar earlier.
     #[inline]
     pub(crate) fn previous(&self, line: Line) -> Option<f64> {
-        let v = *self.previous.get(line.0 as usize)?;
-        (!v.is_nan()).then_some(v)
+        let i = line.0 as usize;
+        let v = *self.previous.get(i)?;
+        (!v.is_nan()).then(|| v / self.divisor[i])
+    }
+
+    /// `(previous a, previous b, a, b)` for comparing two lines, in raw units when both
+    /// share a unit (exact comparisons, see [`Source::pick`]), else in source units.
+    #[inline]
+    pub(crate) fn pair(&self, a: Line, b: Line) -> Option<(f64, f64, f64, f64)> {
+        let (i, j) = (a.0 as usize, b.0 as usize);
+        let (da, db) = (*self.divisor.get(i)?, *self.divisor.get(j)?);
+        let (sa, sb) = if da == db { (1.0, 1.0) } else { (da, db) };
+        let v = (self.previous[i] / sa, self.previous[j] / sb, self.current[i] / sa, self.current[j] / sb);
+        (!(v.0.is_nan() || v.1.is_nan() || v.2.is_nan() || v.3.is_nan())).then_some(v)
     }
 }
 

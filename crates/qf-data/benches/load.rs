@@ -3,8 +3,6 @@
 //! Targets (DESIGN.md): Parquet under 50 ms for a million bars; CSV at least two million
 //! rows a second.
 
-use std::hint::black_box;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qf_data::{LoadOptions, load_bars, sample_bars, write_bars};
 
@@ -23,10 +21,10 @@ fn load(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(BARS as u64));
     group.bench_function("parquet", |b| {
-        b.iter(|| black_box(load_bars(&parquet, &opts).expect("load parquet")))
+        b.iter_with_large_drop(|| load_bars(&parquet, &opts).expect("load parquet"))
     });
     group.bench_function("csv", |b| {
-        b.iter(|| black_box(load_bars(&csv, &opts).expect("load csv")))
+        b.iter_with_large_drop(|| load_bars(&csv, &opts).expect("load csv"))
     });
     group.finish();
 }

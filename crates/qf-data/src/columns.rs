@@ -145,11 +145,7 @@ fn near_miss(role: Role, headers: &[String], claimed: &[Option<usize>; 7]) -> Op
         .filter(|(i, _)| !claimed.contains(&Some(*i)))
         .filter_map(|(_, h)| {
             let n = normalize(h);
-            let d = role
-                .aliases()
-                .iter()
-                .map(|a| edit_distance(&n, a))
-                .min()?;
+            let d = role.aliases().iter().map(|a| edit_distance(&n, a)).min()?;
             (d <= 2 && !n.is_empty()).then(|| (d, h.trim().to_string()))
         })
         .min_by_key(|(d, _)| *d)
@@ -182,7 +178,9 @@ mod tests {
 
     #[test]
     fn matches_any_order_and_case() {
-        let h = headers(&[" Close", "VOLUME", "Date", "open", "extra", "High ", "low", "Symbol"]);
+        let h = headers(&[
+            " Close", "VOLUME", "Date", "open", "extra", "High ", "low", "Symbol",
+        ]);
         let m = ColumnMap::resolve("f.csv", &h).unwrap();
         assert_eq!(m.required(Role::Timestamp), 2);
         assert_eq!(m.required(Role::Close), 0);
@@ -221,7 +219,13 @@ mod tests {
     fn no_suggestion_when_far() {
         let h = headers(&["timestamp", "open", "high", "low", "Close Price", "volume"]);
         let e = ColumnMap::resolve("f.csv", &h).unwrap_err();
-        assert!(matches!(e, DataError::MissingColumn { did_you_mean: None, .. }));
+        assert!(matches!(
+            e,
+            DataError::MissingColumn {
+                did_you_mean: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub(crate) fn read_csv<S: RowSink>(
         .byte_headers()
         .map_err(|e| csv_error(&file, e))?
         .clone();
-    if header_record.is_empty() || (header_record.len() == 1 && header_record[0].trim_ascii().is_empty()) {
+    if header_record.is_empty()
+        || (header_record.len() == 1 && header_record[0].trim_ascii().is_empty())
+    {
         return Err(DataError::Empty { file });
     }
     let headers = header_names(&file, &header_record)?;
@@ -79,13 +81,14 @@ pub(crate) fn read_csv<S: RowSink>(
     let mut rows = 0usize;
     let mut started = false;
 
-    let invalid = |at: Location, role: Role, (expected, found): CellProblem| DataError::InvalidValue {
-        file: file.clone(),
-        location: at,
-        column: columns.name(role).to_string(),
-        expected,
-        found,
-    };
+    let invalid =
+        |at: Location, role: Role, (expected, found): CellProblem| DataError::InvalidValue {
+            file: file.clone(),
+            location: at,
+            column: columns.name(role).to_string(),
+            expected,
+            found,
+        };
 
     loop {
         match reader.read_byte_record(&mut record) {
@@ -225,7 +228,11 @@ fn header_names(file: &str, record: &ByteRecord) -> Result<Vec<String>, DataErro
         .iter()
         .enumerate()
         .map(|(i, cell)| {
-            let cell = if i == 0 { cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell) } else { cell };
+            let cell = if i == 0 {
+                cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell)
+            } else {
+                cell
+            };
             std::str::from_utf8(cell)
                 .map(|s| s.trim().to_string())
                 .map_err(|_| DataError::InvalidValue {
@@ -240,14 +247,15 @@ fn header_names(file: &str, record: &ByteRecord) -> Result<Vec<String>, DataErro
 }
 
 fn csv_error(file: &str, error: csv::Error) -> DataError {
+    let message = error.to_string();
     match error.into_kind() {
         csv::ErrorKind::Io(source) => DataError::Io {
             file: file.to_string(),
             source,
         },
-        other => DataError::Csv {
+        _ => DataError::Csv {
             file: file.to_string(),
-            message: format!("{:?}", other),
+            message,
         },
     }
 }
@@ -263,11 +271,14 @@ fn symbol_name(cell: &[u8]) -> Result<&str, CellProblem> {
 /// An exact price and the number of decimal places it was written with.
 #[inline]
 pub(crate) fn price_cell(cell: &[u8]) -> Result<(Price, u8), CellProblem> {
-    let text = std::str::from_utf8(cell).map_err(|_| ("a number in UTF-8 text".to_string(), describe_cell(cell)))?;
+    let text = std::str::from_utf8(cell)
+        .map_err(|_| ("a number in UTF-8 text".to_string(), describe_cell(cell)))?;
     Price::parse_with_precision(text).map_err(|e| {
         let expected = match e {
             qf_core::CoreError::TooPrecise { .. } => "a price with at most 9 decimal places",
-            qf_core::CoreError::OutOfRange { .. } => "a price below 9223372036 (the largest a price can hold)",
+            qf_core::CoreError::OutOfRange { .. } => {
+                "a price below 9223372036 (the largest a price can hold)"
+            }
             _ => "a number",
         };
         (expected.to_string(), describe_cell(cell))
@@ -278,7 +289,8 @@ pub(crate) fn price_cell(cell: &[u8]) -> Result<(Price, u8), CellProblem> {
 #[inline]
 pub(crate) fn volume_cell(cell: &[u8]) -> Result<f64, CellProblem> {
     let problem = || ("a number".to_string(), describe_cell(cell));
-    let text = std::str::from_utf8(cell.trim_ascii()).map_err(|_| ("a number in UTF-8 text".to_string(), describe_cell(cell)))?;
+    let text = std::str::from_utf8(cell.trim_ascii())
+        .map_err(|_| ("a number in UTF-8 text".to_string(), describe_cell(cell)))?;
     let v: f64 = text.parse().map_err(|_| problem())?;
     if !v.is_finite() {
         return Err(("a finite number".to_string(), describe_cell(cell)));
@@ -295,11 +307,19 @@ mod tests {
     fn price_cells() {
         let (p, n) = price_cell(b" 101.250 ").unwrap();
         assert_eq!((p.to_string().as_str(), n), ("101.25", 2));
-        assert_eq!(price_cell(b"abc").unwrap_err(), ("a number".to_string(), "\"abc\"".to_string()));
+        assert_eq!(
+            price_cell(b"abc").unwrap_err(),
+            ("a number".to_string(), "\"abc\"".to_string())
+        );
         assert_eq!(price_cell(b"").unwrap_err().1, "an empty cell");
         assert_eq!(price_cell(b"NaN").unwrap_err().0, "a number");
         assert_eq!(price_cell(b"inf").unwrap_err().0, "a number");
-        assert!(price_cell(b"1.0000000001").unwrap_err().0.contains("at most 9 decimal"));
+        assert!(
+            price_cell(b"1.0000000001")
+                .unwrap_err()
+                .0
+                .contains("at most 9 decimal")
+        );
         assert!(price_cell(b"\xff").unwrap_err().1.contains("UTF-8"));
     }
 

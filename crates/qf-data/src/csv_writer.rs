@@ -12,7 +12,15 @@ use crate::DataError;
 use crate::error::file_name;
 
 /// The header of files we write.
-const HEADER: [&str; 7] = ["timestamp", "symbol", "open", "high", "low", "close", "volume"];
+const HEADER: [&str; 7] = [
+    "timestamp",
+    "symbol",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+];
 
 /// Writes `series` to `path`, one after the other.
 pub(crate) fn write_csv(path: &Path, series: &[BarSeries]) -> Result<(), DataError> {

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use qf_core::Timestamp;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -60,7 +61,9 @@ pub enum DataError {
         extension: Option<String>,
     },
     /// The file has no header line at all.
-    #[error("{file}: the file is empty; expected a header line such as timestamp,open,high,low,close,volume")]
+    #[error(
+        "{file}: the file is empty; expected a header line such as timestamp,open,high,low,close,volume"
+    )]
     Empty {
         /// The path as given.
         file: String,
@@ -138,11 +141,11 @@ pub enum DataError {
         /// The offending row.
         location: Location,
         /// Its timestamp.
-        timestamp: String,
+        timestamp: Timestamp,
         /// The earlier row with the later time.
         previous_location: Location,
         /// That row's timestamp.
-        previous_timestamp: String,
+        previous_timestamp: Timestamp,
     },
     /// Two rows of one symbol share a timestamp.
     #[error(
@@ -159,7 +162,7 @@ pub enum DataError {
         /// The earlier of the two rows.
         previous_location: Location,
         /// The shared timestamp.
-        timestamp: String,
+        timestamp: Timestamp,
     },
     /// A column's Parquet/Arrow type cannot hold what the column means.
     #[error("{file}, column {column}: expected {expected}, found type {found}")]
@@ -232,7 +235,11 @@ pub(crate) fn describe_cell(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => {
             let shown: String = text.chars().take(MAX_CHARS).collect();
-            let more = if text.chars().count() > MAX_CHARS { "…" } else { "" };
+            let more = if text.chars().count() > MAX_CHARS {
+                "…"
+            } else {
+                ""
+            };
             format!("{:?}{more}", shown)
         }
         Err(_) => format!(

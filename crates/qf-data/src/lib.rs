@@ -19,11 +19,14 @@
 //! tenant, dataset, symbol and period) and streaming ingestion from live feeds come later.
 //! It does no I/O beyond local files and holds no state.
 
+#![warn(missing_docs)]
+
 mod columns;
 mod csv_reader;
 mod csv_writer;
 mod error;
 mod file_format;
+mod huge_pages;
 mod load;
 mod parquet_reader;
 mod parquet_writer;
@@ -38,7 +41,7 @@ pub use error::{DataError, Location};
 pub use file_format::FileFormat;
 pub use load::{LoadOptions, LoadedData, load_bars, write_bars};
 pub use quality::{
-    Example, FailedRows, Gap, Gaps, OutlierReturn, Outliers, Problem, QualityReport,
-    SymbolReport, inspect,
+    Example, FailedRows, Gap, Gaps, OutlierReturn, Outliers, Problem, QualityReport, SymbolReport,
+    inspect,
 };
 pub use sample::sample_bars;

@@ -1,13 +1,17 @@
 //! Reading bars from Parquet.
 //!
-//! The file is read with the Arrow reader in large batches, only the columns we need, and a
-//! string symbol column is asked for as a dictionary so a million rows of one ticker cost a
-//! million small integers rather than a million strings. Each batch's columns are downcast
-//! once into a [`Numbers`] or [`Times`] view and converted in plain loops.
+//! The file is read with the Arrow reader, only the columns we need, and a string symbol
+//! column is asked for as a dictionary so a million rows of one ticker cost a million small
+//! integers rather than a million strings. Each batch's columns are downcast once; a clean
+//! batch (the usual case: a timestamp column, float prices, no nulls, nothing out of range,
+//! checked in vectorisable loops first) is turned into bars in one tight loop, and any other
+//! batch goes through a general path that converts column by column and reports each bad
+//! cell at its row.
 //!
-//! Conversion runs in up to three passes over the decoded batches: symbol ids (so every
-//! symbol is known, in order of first appearance), price-precision inference for symbols the
-//! metadata does not cover (a sample of up to [`SAMPLE_ROWS`] rows each), then the bars.
+//! Prices need their symbol's precision. It comes from the options, from our
+//! `qf.price_precision` metadata, or is inferred from a sample of up to [`SAMPLE_ROWS`] rows
+//! of the symbol; batches are converted as they are decoded until a symbol with no known
+//! precision appears, and from there held until the sample has been looked at.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,9 +48,11 @@ pub(crate) struct ParquetSettings<'a> {
     pub(crate) price_precision: Option<u8>,
 }
 
-/// Rows per decoded batch: large enough that per-batch work vanishes, small enough that a
-/// batch's columns stay in cache while converted.
-const BATCH_ROWS: usize = 64 * 1024;
+/// Rows per decoded batch. Measured: with 8 Ki rows a batch's buffers (64 KiB a column)
+/// stay below the allocator's `mmap` threshold and are reused from batch to batch, while
+/// 64 Ki-row batches were mapped and unmapped each time, and the page faults cost more than
+/// the whole conversion. Per-batch overhead is negligible at this size.
+const BATCH_ROWS: usize = 8 * 1024;
 
 /// No symbol id yet (a dictionary entry not seen) or none at all (a bad symbol cell).
 const NO_ID: u32 = u32::MAX;
@@ -73,7 +79,8 @@ pub(crate) fn read_parquet<S: RowSink>(
         file: file.clone(),
         message: e.to_string(),
     };
-    let meta = ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()).map_err(|e| corrupt(&e))?;
+    let meta = unpanicked(|| ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()))
+        .map_err(|e| corrupt(&e))?;
     let schema = meta.schema().clone();
     let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     if headers.is_empty() {
@@ -97,138 +104,438 @@ pub(crate) fn read_parquet<S: RowSink>(
     let mut wanted: Vec<usize> = Role::ALL.iter().filter_map(|&r| columns.get(r)).collect();
     wanted.sort_unstable();
     // Projected batches keep the file's column order.
-    let position = |role: Role| columns.get(role).and_then(|c| wanted.iter().position(|&w| w == c));
-    let mask = ProjectionMask::roots(meta.parquet_schema(), wanted.iter().copied());
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| corrupt(&e))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<Result<_, _>>()
-        .map_err(|e| corrupt(&e))?;
-
-    let ts_pos = position(Role::Timestamp).unwrap_or(0);
-    let price_pos = [Role::Open, Role::High, Role::Low, Role::Close].map(|r| position(r).unwrap_or(0));
-    let volume_pos = position(Role::Volume).unwrap_or(0);
-    let invalid = |at: Location, role: Role, (expected, found): CellProblem| DataError::InvalidValue {
-        file: file.clone(),
-        location: at,
-        column: columns.name(role).to_string(),
-        expected,
-        found,
+    let position = |role: Role| {
+        columns
+            .get(role)
+            .and_then(|c| wanted.iter().position(|&w| w == c))
     };
+    let mask = ProjectionMask::roots(meta.parquet_schema(), wanted.iter().copied());
+    let mut reader = unpanicked(|| {
+        ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+    })
+    .map_err(|e| corrupt(&e))?;
 
-    // Pass 1: symbol ids.
+    let mut converter = Converter {
+        file: &file,
+        columns: &columns,
+        ts_pos: position(Role::Timestamp).unwrap_or(0),
+        price_pos: PRICE_ROLES.map(|r| position(r).unwrap_or(0)),
+        volume_pos: position(Role::Volume).unwrap_or(0),
+        times: TimestampColumn::new(),
+        arrow_unit: None,
+        rows: 0,
+        buffers: Buffers::default(),
+    };
+    let symbol_pos = position(Role::Symbol);
     let mut symbols = Symbols::default();
-    let mut ids: Vec<u32> = Vec::new();
-    let mut symbol_problems: Vec<DataError> = Vec::new();
-    match position(Role::Symbol) {
-        Some(pos) => {
-            ids.reserve(total_rows);
-            let mut offset = 0u64;
-            for batch in &batches {
-                let before = ids.len();
-                symbols.assign(batch.column(pos), &mut ids, sink, |i, problem| {
-                    symbol_problems.push(invalid(Location::Row(offset + i as u64), Role::Symbol, problem));
-                });
-                offset += (ids.len() - before) as u64;
+    let mut precisions: Vec<Option<u8>> = Vec::new();
+    // Batches are converted as they are decoded while every symbol seen has a known
+    // precision; from the first symbol without one, they are held until it is inferred.
+    let mut held: Vec<Decoded> = Vec::new();
+    let mut offset = 0u64;
+    while let Some(batch) = unpanicked(|| reader.next().transpose()).transpose() {
+        let batch = batch.map_err(|e| corrupt(&e))?;
+        let mut decoded = Decoded {
+            ids: Vec::new(),
+            symbol_problems: Vec::new(),
+            batch,
+        };
+        match symbol_pos {
+            Some(pos) => {
+                decoded.ids.reserve(decoded.batch.num_rows());
+                let problems = &mut decoded.symbol_problems;
+                symbols.assign(
+                    decoded.batch.column(pos),
+                    &mut decoded.ids,
+                    sink,
+                    |i, problem| {
+                        let at = Location::Row(offset + i as u64);
+                        let error = converter.invalid(at, Role::Symbol, problem);
+                        problems.push(BadCell {
+                            row: i,
+                            rank: 0,
+                            error,
+                        });
+                    },
+                );
+            }
+            None => {
+                symbols.intern(settings.default_symbol, sink);
             }
         }
-        None if total_rows > 0 => {
-            symbols.intern(settings.default_symbol, sink);
+        offset += decoded.batch.num_rows() as u64;
+        for name in &symbols.names[precisions.len()..] {
+            precisions.push(
+                settings
+                    .price_precision
+                    .or_else(|| known.get(name).copied()),
+            );
         }
-        None => {}
+        if held.is_empty() && precisions.iter().all(Option::is_some) {
+            let ticks: Vec<Tick> = precisions
+                .iter()
+                .map(|p| Tick::new(p.unwrap_or(0)))
+                .collect();
+            converter.convert(decoded, &ticks, sink)?;
+        } else {
+            held.push(decoded);
+        }
     }
-
-    // Pass 2: price precision per symbol.
-    let mut precisions: Vec<Option<u8>> = symbols
-        .names
-        .iter()
-        .map(|n| settings.price_precision.or_else(|| known.get(n).copied()))
-        .collect();
-    if precisions.iter().any(Option::is_none) {
-        infer_precisions(&batches, &ids, price_pos, &mut precisions);
-    }
-    let precisions: Vec<u8> = precisions.into_iter().map(|p| p.unwrap_or(0)).collect();
-
-    // Pass 3: bars.
-    let mut times = TimestampColumn::new();
-    let mut arrow_unit = None;
-    let mut problems = symbol_problems.into_iter();
-    let mut rows = 0usize;
-    for batch in &batches {
-        let ts_column = batch.column(ts_pos);
-        let ts = Times::new(ts_column);
-        let ts_nullable = (ts_column.null_count() > 0).then_some(ts_column);
-        arrow_unit = arrow_unit.or(ts.unit());
-        let prices = price_pos.map(|p| Numbers::new(batch.column(p)));
-        let volume = Numbers::new(batch.column(volume_pos));
-        for i in 0..batch.num_rows() {
-            let at = Location::Row(rows as u64);
-            let symbol = if ids.is_empty() { 0 } else { ids[rows] };
-            rows += 1;
-            if symbol == NO_ID {
-                if let Some(problem) = problems.next() {
-                    sink.reject(problem)?;
-                }
-                continue;
-            }
-            if ts_nullable.is_some_and(|a| a.is_null(i)) {
-                sink.reject(invalid(at, Role::Timestamp, ("a timestamp".into(), "a null".into())))?;
-                continue;
-            }
-            let ts = match ts.get(i, at, &mut times) {
-                Ok(ts) => ts,
-                Err(p) => {
-                    sink.reject(invalid(at, Role::Timestamp, p))?;
-                    continue;
-                }
-            };
-            let p = precisions[symbol as usize];
-            let mut values = [Price::ZERO; 4];
-            let mut bad = None;
-            for (k, role) in [Role::Open, Role::High, Role::Low, Role::Close].into_iter().enumerate() {
-                match prices[k].price(i, p) {
-                    Ok(v) => values[k] = v,
-                    Err(problem) => {
-                        bad = Some(invalid(at, role, problem));
-                        break;
-                    }
-                }
-            }
-            if let Some(error) = bad {
-                sink.reject(error)?;
-                continue;
-            }
-            let volume = match volume.volume(i) {
-                Ok(v) => v,
-                Err(problem) => {
-                    sink.reject(invalid(at, Role::Volume, problem))?;
-                    continue;
-                }
-            };
-            let [open, high, low, close] = values;
-            sink.row(
-                symbol,
-                Bar {
-                    ts,
-                    open,
-                    high,
-                    low,
-                    close,
-                    volume,
-                },
-                at,
-            )?;
+    if !held.is_empty() {
+        infer_precisions(&held, converter.price_pos, &mut precisions);
+        let ticks: Vec<Tick> = precisions
+            .iter()
+            .map(|p| Tick::new(p.unwrap_or(0)))
+            .collect();
+        for decoded in held {
+            converter.convert(decoded, &ticks, sink)?;
         }
     }
 
     Ok(ReadSummary {
-        rows,
-        timestamp_unit: arrow_unit.or(times.unit()),
-        price_precisions: precisions,
+        rows: converter.rows,
+        timestamp_unit: converter.arrow_unit.or(converter.times.unit()),
+        price_precisions: precisions.into_iter().map(|p| p.unwrap_or(0)).collect(),
     })
+}
+
+const PRICE_ROLES: [Role; 4] = [Role::Open, Role::High, Role::Low, Role::Close];
+
+/// One decoded batch with its rows' symbol ids.
+struct Decoded {
+    batch: RecordBatch,
+    /// Per row ([`NO_ID`] for a bad symbol cell); empty when the file has no symbol column.
+    ids: Vec<u32>,
+    /// The bad symbol cells, in row order.
+    symbol_problems: Vec<BadCell>,
+}
+
+/// A cell that could not be converted. `rank` orders the cells of one row as the CSV reader
+/// checks them (symbol, timestamp, open, high, low, close, volume), so the row's error is
+/// about the same cell whichever format the file is in.
+struct BadCell {
+    row: usize,
+    rank: u8,
+    error: DataError,
+}
+
+/// Reused per-batch column buffers: each column is converted whole in its own loop (one
+/// type dispatch per batch, not per value), then rows are assembled from the buffers.
+#[derive(Default)]
+struct Buffers {
+    times: Vec<i64>,
+    prices: [Vec<i64>; 4],
+    volumes: Vec<f64>,
+}
+
+/// Turns decoded batches into bars for a sink, in file order.
+struct Converter<'a> {
+    file: &'a str,
+    columns: &'a ColumnMap,
+    ts_pos: usize,
+    price_pos: [usize; 4],
+    volume_pos: usize,
+    times: TimestampColumn,
+    /// The unit implied by an Arrow timestamp or date type.
+    arrow_unit: Option<TimestampUnit>,
+    /// Rows converted so far (the next row's index).
+    rows: usize,
+    buffers: Buffers,
+}
+
+impl Converter<'_> {
+    /// The fast path for the common batch: a timestamp column, float prices and volume, no
+    /// nulls, and (checked first, in loops the compiler can vectorise) no value out of range.
+    /// Builds each bar straight from the Arrow buffers. Returns `false`, having done nothing,
+    /// when the batch does not qualify; the general path then finds and reports the bad cells
+    /// in row order.
+    fn convert_clean<S: RowSink>(
+        &mut self,
+        batch: &RecordBatch,
+        ids: &[u32],
+        uniform: Option<Tick>,
+        ticks: &[Tick],
+        sink: &mut S,
+    ) -> Result<bool, DataError> {
+        let ts_column = batch.column(self.ts_pos);
+        let Times::Scaled(times, scale, unit) = Times::new(ts_column) else {
+            return Ok(false);
+        };
+        let floats = |pos: usize| {
+            let array = batch.column(pos);
+            match (array.null_count(), array.as_primitive_opt::<Float64Type>()) {
+                (0, Some(a)) => Some(a.values().as_ref()),
+                _ => None,
+            }
+        };
+        let (Some(open), Some(high), Some(low), Some(close), Some(volume)) = (
+            floats(self.price_pos[0]),
+            floats(self.price_pos[1]),
+            floats(self.price_pos[2]),
+            floats(self.price_pos[3]),
+            floats(self.volume_pos),
+        ) else {
+            return Ok(false);
+        };
+        if ts_column.null_count() > 0 {
+            return Ok(false);
+        }
+        let limit = (i64::MAX / scale).unsigned_abs();
+        let times_ok = times
+            .iter()
+            .fold(true, |ok, &t| ok & (t.unsigned_abs() <= limit));
+        let volume_ok = volume.iter().fold(true, |ok, &v| ok & v.is_finite());
+        let prices_ok = match uniform {
+            Some(tick) => [open, high, low, close]
+                .iter()
+                .all(|column| column.iter().fold(true, |ok, &x| ok & tick.raw(x).1)),
+            None => [open, high, low, close].iter().all(|column| {
+                column.iter().zip(ids).fold(true, |ok, (&x, &id)| {
+                    ok & ticks.get(id as usize).is_some_and(|t| t.raw(x).1)
+                })
+            }),
+        };
+        if !(times_ok && volume_ok && prices_ok) {
+            return Ok(false);
+        }
+        self.arrow_unit = self.arrow_unit.or(Some(unit));
+        let first_row = self.rows;
+        let mut emit = |i: usize, symbol: u32, tick: Tick| {
+            let bar = Bar {
+                ts: Timestamp::from_nanos(times[i].wrapping_mul(scale)),
+                open: Price::from_raw(tick.raw(open[i]).0),
+                high: Price::from_raw(tick.raw(high[i]).0),
+                low: Price::from_raw(tick.raw(low[i]).0),
+                close: Price::from_raw(tick.raw(close[i]).0),
+                volume: volume[i] + 0.0,
+            };
+            sink.row(symbol, bar, Location::Row((first_row + i) as u64))
+        };
+        let n = batch.num_rows();
+        match uniform {
+            Some(tick) if ids.is_empty() => (0..n).try_for_each(|i| emit(i, 0, tick))?,
+            Some(tick) => (0..n).try_for_each(|i| emit(i, ids[i], tick))?,
+            None => (0..n).try_for_each(|i| {
+                let symbol = ids.get(i).copied().unwrap_or(0);
+                emit(
+                    i,
+                    symbol,
+                    ticks.get(symbol as usize).copied().unwrap_or(Tick::new(0)),
+                )
+            })?,
+        }
+        Ok(true)
+    }
+
+    fn invalid(&self, at: Location, role: Role, (expected, found): CellProblem) -> DataError {
+        DataError::InvalidValue {
+            file: self.file.to_string(),
+            location: at,
+            column: self.columns.name(role).to_string(),
+            expected,
+            found,
+        }
+    }
+
+    fn convert<S: RowSink>(
+        &mut self,
+        decoded: Decoded,
+        ticks: &[Tick],
+        sink: &mut S,
+    ) -> Result<(), DataError> {
+        let Decoded {
+            batch,
+            ids,
+            symbol_problems,
+        } = decoded;
+        let n = batch.num_rows();
+        let first_row = self.rows;
+        let uniform = ticks
+            .first()
+            .copied()
+            .filter(|t| ticks.iter().all(|u| u.precision == t.precision));
+        if symbol_problems.is_empty() && self.convert_clean(&batch, &ids, uniform, ticks, sink)? {
+            self.rows += n;
+            return Ok(());
+        }
+        let mut buffers = std::mem::take(&mut self.buffers);
+        let mut bad = symbol_problems;
+
+        let ts_column = batch.column(self.ts_pos);
+        let times = Times::new(ts_column);
+        self.arrow_unit = self.arrow_unit.or(times.unit());
+        buffers.times.clear();
+        let mut problems: Vec<(usize, CellProblem)> = Vec::new();
+        times.convert(
+            ts_column,
+            first_row,
+            &mut self.times,
+            &mut buffers.times,
+            &mut problems,
+        );
+        for (row, problem) in problems.drain(..) {
+            let error = self.invalid(
+                Location::Row((first_row + row) as u64),
+                Role::Timestamp,
+                problem,
+            );
+            bad.push(BadCell {
+                row,
+                rank: 1,
+                error,
+            });
+        }
+
+        for (k, role) in PRICE_ROLES.into_iter().enumerate() {
+            let numbers = Numbers::new(batch.column(self.price_pos[k]));
+            let out = &mut buffers.prices[k];
+            out.clear();
+            match uniform {
+                Some(tick) => numbers.prices(|_| tick, out, &mut problems),
+                None => numbers.prices(
+                    |i| {
+                        ticks
+                            .get(ids.get(i).copied().unwrap_or(0) as usize)
+                            .copied()
+                            .unwrap_or(Tick::new(0))
+                    },
+                    out,
+                    &mut problems,
+                ),
+            }
+            for (row, problem) in problems.drain(..) {
+                let error = self.invalid(Location::Row((first_row + row) as u64), role, problem);
+                bad.push(BadCell {
+                    row,
+                    rank: 2 + k as u8,
+                    error,
+                });
+            }
+        }
+        buffers.volumes.clear();
+        Numbers::new(batch.column(self.volume_pos)).volumes(&mut buffers.volumes, &mut problems);
+        for (row, problem) in problems.drain(..) {
+            let error = self.invalid(
+                Location::Row((first_row + row) as u64),
+                Role::Volume,
+                problem,
+            );
+            bad.push(BadCell {
+                row,
+                rank: 6,
+                error,
+            });
+        }
+        bad.sort_by_key(|c| (c.row, c.rank));
+        let mut bad = bad.into_iter().peekable();
+        let [opens, highs, lows, closes] = &buffers.prices;
+        let rows = buffers
+            .times
+            .iter()
+            .zip(opens)
+            .zip(highs)
+            .zip(lows)
+            .zip(closes)
+            .zip(&buffers.volumes)
+            .take(n);
+        for (i, (((((&ts, &open), &high), &low), &close), &volume)) in rows.enumerate() {
+            if bad.peek().is_some_and(|c| c.row == i) {
+                if let Some(first) = bad.next() {
+                    sink.reject(first.error)?;
+                }
+                while bad.next_if(|c| c.row == i).is_some() {}
+                continue;
+            }
+            let bar = Bar {
+                ts: Timestamp::from_nanos(ts),
+                open: Price::from_raw(open),
+                high: Price::from_raw(high),
+                low: Price::from_raw(low),
+                close: Price::from_raw(close),
+                volume,
+            };
+            let symbol = ids.get(i).copied().unwrap_or(0);
+            sink.row(symbol, bar, Location::Row((first_row + i) as u64))?;
+        }
+        self.rows += n;
+        self.buffers = buffers;
+        Ok(())
+    }
+}
+
+/// A price precision prepared for converting floats quickly.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    precision: u8,
+    /// 10^precision.
+    per_unit: f64,
+    /// Raw price units per tick: 10^(9 - precision).
+    raw: i64,
+    /// The largest number of ticks a price can hold.
+    max_ticks: f64,
+}
+
+impl Tick {
+    fn new(precision: u8) -> Self {
+        let precision = precision.min(MAX_PRECISION);
+        let raw = 10i64.pow(u32::from(MAX_PRECISION - precision));
+        Self {
+            precision,
+            per_unit: 10f64.powi(i32::from(precision)),
+            raw,
+            max_ticks: (i64::MAX / raw) as f64,
+        }
+    }
+
+    /// `x` rounded half away from zero to a whole number of ticks, as
+    /// [`Price::from_f64`] does; `None` for NaN, infinities and out-of-range values.
+    ///
+    /// Written out because `f64::round` is a library call on baseline x86-64 and this runs
+    /// four times per bar: truncating to an integer is one instruction, and the fraction
+    /// `y - trunc(y)` is exact for any `y` in range, so the result is the same.
+    #[inline]
+    fn price(self, x: f64) -> Option<Price> {
+        let (raw, valid) = self.raw(x);
+        valid.then_some(Price::from_raw(raw))
+    }
+
+    /// The raw price for `x` and whether it is valid, without branches: prices stored as
+    /// floats land just above or just below a whole tick at random, so a branch on the
+    /// rounding direction would be mispredicted half the time.
+    #[inline(always)]
+    fn raw(self, x: f64) -> (i64, bool) {
+        let y = x * self.per_unit;
+        let valid = y.abs() < self.max_ticks;
+        let y = if valid { y } else { 0.0 };
+        let whole = y as i64;
+        let fraction = y - whole as f64;
+        let ticks = whole + i64::from(fraction >= 0.5) - i64::from(fraction <= -0.5);
+        (ticks * self.raw, valid)
+    }
+}
+
+/// Runs a step of the Parquet reader, turning a panic into an error.
+///
+/// The `parquet` crate still panics on some damaged files (for example a data page that
+/// refers to a dictionary page that is not there) instead of returning an error. A damaged
+/// file must be reported, never crash the caller, so each step is run under
+/// `catch_unwind`; after a panic the reader is not used again. (With `panic = "abort"` this
+/// cannot help; the workspace keeps the default.)
+fn unpanicked<T, E: std::fmt::Display>(step: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".to_string());
+            Err(format!("the decoder failed on damaged data ({why})"))
+        }
+    }
 }
 
 /// Fails on a column whose type cannot mean what its name says.
@@ -304,9 +611,10 @@ fn with_dictionary_symbols(
         _ => return meta,
     };
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields[index] = field
-        .clone()
-        .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(value)));
+    fields[index] = field.clone().with_data_type(DataType::Dictionary(
+        Box::new(DataType::Int32),
+        Box::new(value),
+    ));
     let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     let options = ArrowReaderOptions::new().with_schema(hinted);
     ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
@@ -439,10 +747,18 @@ impl<'a> Times<'a> {
     fn new(array: &'a ArrayRef) -> Self {
         let values64 = |a: &'a ArrayRef| -> &'a [i64] {
             match a.data_type() {
-                DataType::Timestamp(TimeUnit::Second, _) => a.as_primitive::<TimestampSecondType>().values(),
-                DataType::Timestamp(TimeUnit::Millisecond, _) => a.as_primitive::<TimestampMillisecondType>().values(),
-                DataType::Timestamp(TimeUnit::Microsecond, _) => a.as_primitive::<TimestampMicrosecondType>().values(),
-                DataType::Timestamp(TimeUnit::Nanosecond, _) => a.as_primitive::<TimestampNanosecondType>().values(),
+                DataType::Timestamp(TimeUnit::Second, _) => {
+                    a.as_primitive::<TimestampSecondType>().values()
+                }
+                DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                    a.as_primitive::<TimestampMillisecondType>().values()
+                }
+                DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                    a.as_primitive::<TimestampMicrosecondType>().values()
+                }
+                DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                    a.as_primitive::<TimestampNanosecondType>().values()
+                }
                 DataType::Date64 => a.as_primitive::<Date64Type>().values(),
                 _ => a.as_primitive::<Int64Type>().values(),
             }
@@ -457,7 +773,9 @@ impl<'a> Times<'a> {
                 };
                 Self::Scaled(values64(array), scale, unit)
             }
-            DataType::Date64 => Self::Scaled(values64(array), 1_000_000, TimestampUnit::EpochMillis),
+            DataType::Date64 => {
+                Self::Scaled(values64(array), 1_000_000, TimestampUnit::EpochMillis)
+            }
             DataType::Date32 => Self::Days(array.as_primitive::<Date32Type>().values()),
             DataType::Int64 => Self::Epoch64(values64(array)),
             DataType::Int32 => Self::Epoch32(array.as_primitive::<Int32Type>().values()),
@@ -476,29 +794,95 @@ impl<'a> Times<'a> {
         }
     }
 
-    #[inline]
-    fn get(&self, i: usize, at: Location, column: &mut TimestampColumn) -> Result<Timestamp, CellProblem> {
+    /// Converts the whole column to nanoseconds into `out` (one value per row, 0 for a bad
+    /// cell), reporting bad cells by row within the batch. `first_row` is the batch's first
+    /// row index in the file.
+    fn convert(
+        &self,
+        array: &ArrayRef,
+        first_row: usize,
+        column: &mut TimestampColumn,
+        out: &mut Vec<i64>,
+        bad: &mut Vec<(usize, CellProblem)>,
+    ) {
         const RANGE: &str = "a time between the years 1677 and 2262";
+        let n = array.len();
+        out.reserve(n);
+        let mut emit = |i: usize, value: Result<i64, CellProblem>, out: &mut Vec<i64>| match value {
+            Ok(v) => out.push(v),
+            Err(problem) => {
+                bad.push((i, problem));
+                out.push(0);
+            }
+        };
+        let at = |i: usize| Location::Row((first_row + i) as u64);
         match self {
-            Self::Scaled(v, scale, _) => v[i]
-                .checked_mul(*scale)
-                .map(Timestamp::from_nanos)
-                .ok_or_else(|| (RANGE.to_string(), v[i].to_string())),
-            Self::Days(v) => i64::from(v[i])
-                .checked_mul(86_400_000_000_000)
-                .map(Timestamp::from_nanos)
-                .ok_or_else(|| (RANGE.to_string(), format!("day {}", v[i]))),
-            Self::Epoch64(v) => column
-                .epoch(v[i], at, || v[i].to_string())
-                .map_err(|p| (p.expected, p.found)),
-            Self::Epoch32(v) => column
-                .epoch(i64::from(v[i]), at, || v[i].to_string())
-                .map_err(|p| (p.expected, p.found)),
-            Self::Text(s) => match s.get(i) {
-                Some(text) => column.parse(text.as_bytes(), at).map_err(|p| (p.expected, p.found)),
-                None => Err(("a timestamp".into(), "nothing".into())),
-            },
-            Self::Unsupported => Err((TIME_TYPES.into(), "another type".into())),
+            // The common case, a nanosecond timestamp column, is a copy.
+            Self::Scaled(v, 1, _) => out.extend_from_slice(v),
+            Self::Scaled(v, scale, _) => {
+                for (i, &x) in v.iter().enumerate() {
+                    let value = x
+                        .checked_mul(*scale)
+                        .ok_or_else(|| (RANGE.to_string(), x.to_string()));
+                    emit(i, value, out);
+                }
+            }
+            Self::Days(v) => {
+                for (i, &x) in v.iter().enumerate() {
+                    let value = i64::from(x)
+                        .checked_mul(86_400_000_000_000)
+                        .ok_or_else(|| (RANGE.to_string(), format!("day {x}")));
+                    emit(i, value, out);
+                }
+            }
+            Self::Epoch64(v) => {
+                for (i, &x) in v.iter().enumerate() {
+                    let value = column.epoch(x, at(i), || x.to_string());
+                    emit(
+                        i,
+                        value
+                            .map(Timestamp::nanos)
+                            .map_err(|p| (p.expected, p.found)),
+                        out,
+                    );
+                }
+            }
+            Self::Epoch32(v) => {
+                for (i, &x) in v.iter().enumerate() {
+                    let value = column.epoch(i64::from(x), at(i), || x.to_string());
+                    emit(
+                        i,
+                        value
+                            .map(Timestamp::nanos)
+                            .map_err(|p| (p.expected, p.found)),
+                        out,
+                    );
+                }
+            }
+            Self::Text(s) => {
+                for i in 0..n {
+                    let value = match s.get(i) {
+                        Some(text) if !array.is_null(i) => column
+                            .parse(text.as_bytes(), at(i))
+                            .map(Timestamp::nanos)
+                            .map_err(|p| (p.expected, p.found)),
+                        _ => Err(("a timestamp".into(), "a null".into())),
+                    };
+                    emit(i, value, out);
+                }
+            }
+            Self::Unsupported => {
+                for i in 0..n {
+                    emit(i, Err((TIME_TYPES.into(), "another type".into())), out);
+                }
+            }
+        }
+        if array.null_count() > 0 && !matches!(self, Self::Text(_)) {
+            for i in 0..n {
+                if array.is_null(i) {
+                    bad.push((i, ("a timestamp".into(), "a null".into())));
+                }
+            }
         }
     }
 }
@@ -506,6 +890,7 @@ impl<'a> Times<'a> {
 /// A batch's number column, downcast once.
 struct Numbers<'a> {
     values: NumberValues<'a>,
+    len: usize,
     /// The array itself when it has nulls, to ask per row; `None` (the fast path) otherwise.
     nullable: Option<&'a ArrayRef>,
 }
@@ -533,6 +918,7 @@ impl<'a> Numbers<'a> {
         };
         Self {
             values,
+            len: array.len(),
             nullable: (array.null_count() > 0).then_some(array),
         }
     }
@@ -561,9 +947,8 @@ impl<'a> Numbers<'a> {
         }
     }
 
-    /// Row `i` as a price rounded to `precision` decimals.
-    #[inline]
-    fn price(&self, i: usize, precision: u8) -> Result<Price, CellProblem> {
+    /// Row `i` as a price rounded to the tick (the per-value path, and the error details).
+    fn price(&self, i: usize, tick: Tick) -> Result<Price, CellProblem> {
         const RANGE: &str = "a price below 9223372036 (the largest a price can hold)";
         if self.is_null(i) {
             return Err(("a number".into(), "a null".into()));
@@ -574,8 +959,12 @@ impl<'a> Numbers<'a> {
                 .ok_or_else(|| (RANGE.to_string(), x.to_string()))
         };
         let from_float = |x: f64| {
-            Price::from_f64(x, precision).ok_or_else(|| {
-                let expected = if x.is_finite() { RANGE } else { "a finite number" };
+            tick.price(x).ok_or_else(|| {
+                let expected = if x.is_finite() {
+                    RANGE
+                } else {
+                    "a finite number"
+                };
                 (expected.to_string(), x.to_string())
             })
         };
@@ -584,8 +973,90 @@ impl<'a> Numbers<'a> {
             NumberValues::F32(v) => from_float(f64::from(v[i])),
             NumberValues::I64(v) => from_int(v[i]),
             NumberValues::I32(v) => from_int(i64::from(v[i])),
-            NumberValues::Decimal(v, scale) => decimal_price(v[i], scale).map(|p| p.round_to(precision)),
+            NumberValues::Decimal(v, scale) => {
+                decimal_price(v[i], scale).map(|p| p.round_to(tick.precision))
+            }
             NumberValues::Unsupported => Err((NUMBER_TYPES.into(), "another type".into())),
+        }
+    }
+
+    /// Converts the whole column to raw prices into `out` (0 for a bad cell), with the tick
+    /// of each row from `tick`.
+    #[inline]
+    fn prices(
+        &self,
+        tick: impl Fn(usize) -> Tick,
+        out: &mut Vec<i64>,
+        bad: &mut Vec<(usize, CellProblem)>,
+    ) {
+        let n = self.len;
+        out.reserve(n);
+        match self.values {
+            // The hot loop: float prices without nulls, converted without branches; the rare
+            // bad value is found afterwards.
+            NumberValues::F64(v) if self.nullable.is_none() => {
+                let start = out.len();
+                let mut all_valid = true;
+                out.extend(v.iter().enumerate().map(|(i, &x)| {
+                    let (raw, valid) = tick(i).raw(x);
+                    all_valid &= valid;
+                    raw
+                }));
+                if !all_valid {
+                    for (i, &x) in v.iter().enumerate() {
+                        if !tick(i).raw(x).1 {
+                            bad.push((i, self.price(i, tick(i)).err().unwrap_or_default()));
+                            out[start + i] = 0;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for i in 0..n {
+                    match self.price(i, tick(i)) {
+                        Ok(p) => out.push(p.raw()),
+                        Err(problem) => {
+                            bad.push((i, problem));
+                            out.push(0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Converts the whole column to volumes into `out` (0 for a bad cell).
+    fn volumes(&self, out: &mut Vec<f64>, bad: &mut Vec<(usize, CellProblem)>) {
+        let n = self.len;
+        out.reserve(n);
+        match self.values {
+            NumberValues::F64(v) if self.nullable.is_none() => {
+                let start = out.len();
+                let mut all_finite = true;
+                out.extend(v.iter().map(|&x| {
+                    all_finite &= x.is_finite();
+                    x + 0.0
+                }));
+                if !all_finite {
+                    for (i, &x) in v.iter().enumerate() {
+                        if !x.is_finite() {
+                            bad.push((i, ("a finite number".into(), x.to_string())));
+                            out[start + i] = 0.0;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for i in 0..n {
+                    match self.volume(i) {
+                        Ok(v) => out.push(v),
+                        Err(problem) => {
+                            bad.push((i, problem));
+                            out.push(0.0);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -613,7 +1084,12 @@ impl<'a> Numbers<'a> {
 /// An exact price from a decimal mantissa and scale.
 fn decimal_price(mantissa: i128, scale: i8) -> Result<Price, CellProblem> {
     let shown = || decimal_text(mantissa, scale);
-    let range = || ("a price below 9223372036 (the largest a price can hold)".to_string(), shown());
+    let range = || {
+        (
+            "a price below 9223372036 (the largest a price can hold)".to_string(),
+            shown(),
+        )
+    };
     let shift = i32::from(MAX_PRECISION) - i32::from(scale);
     let raw = if shift >= 0 {
         10i128
@@ -621,7 +1097,9 @@ fn decimal_price(mantissa: i128, scale: i8) -> Result<Price, CellProblem> {
             .and_then(|f| mantissa.checked_mul(f))
             .ok_or_else(range)?
     } else {
-        let divisor = 10i128.checked_pow(shift.unsigned_abs()).unwrap_or(i128::MAX);
+        let divisor = 10i128
+            .checked_pow(shift.unsigned_abs())
+            .unwrap_or(i128::MAX);
         if mantissa % divisor != 0 {
             return Err(("a price with at most 9 decimal places".into(), shown()));
         }
@@ -644,22 +1122,16 @@ fn decimal_text(mantissa: i128, scale: i8) -> String {
 }
 
 /// Fills in each `None` precision from a sample of up to [`SAMPLE_ROWS`] rows of its symbol.
-fn infer_precisions(
-    batches: &[RecordBatch],
-    ids: &[u32],
-    price_pos: [usize; 4],
-    precisions: &mut [Option<u8>],
-) {
+fn infer_precisions(held: &[Decoded], price_pos: [usize; 4], precisions: &mut [Option<u8>]) {
     let mut inferred = vec![0u8; precisions.len()];
     let mut sampled = vec![0usize; precisions.len()];
     let mut open: usize = precisions.iter().filter(|p| p.is_none()).count();
-    let mut row = 0usize;
-    'batches: for batch in batches {
-        let prices = price_pos.map(|p| Numbers::new(batch.column(p)));
-        for i in 0..batch.num_rows() {
-            let symbol = if ids.is_empty() { 0 } else { ids[row] as usize };
-            row += 1;
-            if symbol >= precisions.len() || precisions[symbol].is_some() || sampled[symbol] >= SAMPLE_ROWS {
+    'batches: for decoded in held {
+        let prices = price_pos.map(|p| Numbers::new(decoded.batch.column(p)));
+        for i in 0..decoded.batch.num_rows() {
+            let symbol = decoded.ids.get(i).map_or(0, |&id| id as usize);
+            if precisions.get(symbol).is_none_or(Option::is_some) || sampled[symbol] >= SAMPLE_ROWS
+            {
                 continue;
             }
             for column in &prices {
@@ -682,13 +1154,50 @@ fn infer_precisions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn tick_rounding_matches_core(x in -1e9f64..1e9, p in 0u8..=9) {
+            prop_assert_eq!(Tick::new(p).price(x), Price::from_f64(x, p));
+        }
+
+        #[test]
+        fn tick_rounding_at_halves(units in -1_000_000_000i64..1_000_000_000, p in 0u8..=6) {
+            let x = (units as f64 + 0.5) / 10f64.powi(i32::from(p));
+            prop_assert_eq!(Tick::new(p).price(x), Price::from_f64(x, p));
+        }
+    }
+
+    #[test]
+    fn tick_rejects_what_core_rejects() {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300] {
+            assert_eq!(Tick::new(2).price(x), None);
+        }
+        // The value just below one half, where `trunc(y + 0.5)` would round the wrong way.
+        let below_half = 0.499_999_999_999_999_94;
+        assert_eq!(Tick::new(0).price(below_half), Some(Price::ZERO));
+        assert_eq!(
+            Tick::new(0).price(below_half),
+            Price::from_f64(below_half, 0)
+        );
+        assert_eq!(Tick::new(0).price(-2.5), Price::from_f64(-2.5, 0));
+    }
 
     #[test]
     fn decimals_convert_exactly() {
         assert_eq!(decimal_price(12_345, 2).unwrap().to_string(), "123.45");
         assert_eq!(decimal_price(5, -2).unwrap().to_string(), "500");
-        assert_eq!(decimal_price(1_230_000_000_000, 12).unwrap().to_string(), "1.23");
-        assert!(decimal_price(1_230_000_000_001, 12).unwrap_err().0.contains("9 decimal"));
+        assert_eq!(
+            decimal_price(1_230_000_000_000, 12).unwrap().to_string(),
+            "1.23"
+        );
+        assert!(
+            decimal_price(1_230_000_000_001, 12)
+                .unwrap_err()
+                .0
+                .contains("9 decimal")
+        );
         assert!(decimal_price(i128::MAX, 0).is_err());
         assert_eq!(decimal_text(-5, 3), "-0.005");
         assert_eq!(decimal_text(12_345, 2), "123.45");

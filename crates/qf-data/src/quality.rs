@@ -335,7 +335,9 @@ impl SymbolRows {
         for (k, &i) in order.iter().enumerate() {
             if k > 0 && self.times[order[k - 1]] == self.times[i] {
                 let previous = self.locations[order[k - 1]];
-                duplicates.add(self.locations[i], self.times[i], || format!("also on {previous}"));
+                duplicates.add(self.locations[i], self.times[i], || {
+                    format!("also on {previous}")
+                });
                 if let Some(last) = distinct.last_mut() {
                     *last = i;
                 }
@@ -410,7 +412,12 @@ impl SymbolRows {
         let returns: Vec<(f64, usize)> = distinct
             .windows(2)
             .filter(|w| self.closes[w[0]].is_positive() && self.closes[w[1]].is_positive())
-            .map(|w| ((self.closes[w[1]].as_f64() / self.closes[w[0]].as_f64()).ln(), w[1]))
+            .map(|w| {
+                (
+                    (self.closes[w[1]].as_f64() / self.closes[w[0]].as_f64()).ln(),
+                    w[1],
+                )
+            })
             .collect();
         let mut values: Vec<f64> = returns.iter().map(|r| r.0).collect();
         let Some(median) = median_f64(&mut values) else {
@@ -428,7 +435,8 @@ impl SymbolRows {
             .collect();
         let count = big.len();
         big.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
-        let previous = |i: usize| distinct[distinct.partition_point(|&d| self.times[d] < self.times[i]) - 1];
+        let previous =
+            |i: usize| distinct[distinct.partition_point(|&d| self.times[d] < self.times[i]) - 1];
         Outliers {
             robust_sigma: sigma,
             count,
@@ -511,7 +519,7 @@ fn grouped(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -539,7 +547,11 @@ impl fmt::Display for QualityReport {
         if self.failed_rows.count == 0 {
             writeln!(f, "rows that failed to parse: none")?;
         } else {
-            writeln!(f, "rows that failed to parse: {}", grouped(self.failed_rows.count))?;
+            writeln!(
+                f,
+                "rows that failed to parse: {}",
+                grouped(self.failed_rows.count)
+            )?;
             for message in &self.failed_rows.first_errors {
                 writeln!(f, "    {message}")?;
             }
@@ -573,15 +585,29 @@ impl fmt::Display for QualityReport {
             ] {
                 line(f, label, problem.count, "")?;
                 for e in &problem.examples {
-                    writeln!(f, "      {:<12} {}  {}", e.location.to_string(), e.timestamp, e.note)?;
+                    writeln!(
+                        f,
+                        "      {:<12} {}  {}",
+                        e.location.to_string(),
+                        e.timestamp,
+                        e.note
+                    )?;
                 }
             }
             let sigma_note = if s.outlier_returns.robust_sigma > 0.0 {
-                format!("  (robust sigma {:.3}%)", s.outlier_returns.robust_sigma * 100.0)
+                format!(
+                    "  (robust sigma {:.3}%)",
+                    s.outlier_returns.robust_sigma * 100.0
+                )
             } else {
                 String::new()
             };
-            line(f, "outlier returns (> 10σ)", s.outlier_returns.count, &sigma_note)?;
+            line(
+                f,
+                "outlier returns (> 10σ)",
+                s.outlier_returns.count,
+                &sigma_note,
+            )?;
             for o in &s.outlier_returns.largest {
                 writeln!(
                     f,
@@ -617,7 +643,10 @@ mod tests {
         assert_eq!(human_duration(300_000_000_000), "5m");
         assert_eq!(human_duration(3_600_000_000_000), "1h");
         assert_eq!(human_duration(NANOS_PER_DAY), "1d");
-        assert_eq!(human_duration(3 * NANOS_PER_DAY + 3_600_000_000_000), "3d1h");
+        assert_eq!(
+            human_duration(3 * NANOS_PER_DAY + 3_600_000_000_000),
+            "3d1h"
+        );
         assert_eq!(human_duration(250_000_000), "250ms");
         assert_eq!(human_duration(0), "0s");
     }
@@ -651,7 +680,9 @@ mod tests {
             name: "X".into(),
             times: times.iter().map(|&s| Timestamp::from_secs(s)).collect(),
             closes: closes.iter().map(|&c| Price::from_int(c)).collect(),
-            locations: (0..times.len()).map(|i| Location::Line(i as u64 + 2)).collect(),
+            locations: (0..times.len())
+                .map(|i| Location::Line(i as u64 + 2))
+                .collect(),
             ..SymbolRows::default()
         }
     }
@@ -690,7 +721,12 @@ mod tests {
         assert!(up.log_return > 0.6 && up.sigmas > 10.0);
         assert_eq!(up.from_close, Price::from_int(closes[99]));
         assert_eq!(up.location, Location::Line(102));
-        assert!(r.outlier_returns.largest.iter().any(|o| o.timestamp == Timestamp::from_secs(6060)));
+        assert!(
+            r.outlier_returns
+                .largest
+                .iter()
+                .any(|o| o.timestamp == Timestamp::from_secs(6060))
+        );
     }
 
     #[test]

@@ -79,11 +79,11 @@ impl SeriesBuilder {
                 self.sort_and_dedupe(&mut rows)?;
             }
             let precision = price_precisions.get(id).copied().unwrap_or(0);
-            let id = u32::try_from(id).map_err(|_| {
-                DataError::Invalid(format!("{}: more than 2³² symbols", self.file))
-            })?;
-            let instrument = Instrument::new(InstrumentId(id), rows.name, precision, size_precision)
-                .map_err(|e| DataError::Invalid(format!("{}: {e}", self.file)))?;
+            let id = u32::try_from(id)
+                .map_err(|_| DataError::Invalid(format!("{}: more than 2³² symbols", self.file)))?;
+            let instrument =
+                Instrument::new(InstrumentId(id), rows.name, precision, size_precision)
+                    .map_err(|e| DataError::Invalid(format!("{}: {e}", self.file)))?;
             series.push(BarSeries {
                 instrument,
                 bars: rows.bars,
@@ -138,58 +138,42 @@ impl SeriesBuilder {
         Ok(())
     }
 
-    fn duplicate(&self, symbol: &str, ts: Timestamp, at: Location, previous: Location) -> DataError {
+    fn duplicate(
+        &self,
+        symbol: &str,
+        ts: Timestamp,
+        at: Location,
+        previous: Location,
+    ) -> DataError {
         DataError::Duplicate {
             file: self.file.clone(),
             symbol: symbol.to_string(),
             location: at,
             previous_location: previous,
-            timestamp: ts.to_string(),
+            timestamp: ts,
         }
     }
 }
 
-fn loc_index(at: Location) -> u64 {
-    match at {
-        Location::Line(n) | Location::Row(n) => n,
-    }
-}
-
-impl RowSink for SeriesBuilder {
-    fn start(&mut self, file: &str, columns: &ColumnMap, rows_hint: usize) {
-        self.file = file.to_string();
-        self.columns = Some(columns.clone());
-        self.rows_hint = rows_hint;
-    }
-
-    fn add_symbol(&mut self, name: &str) {
-        // Preallocate for the common one-symbol file; later symbols grow as they go.
-        let capacity = if self.symbols.is_empty() { self.rows_hint } else { 0 };
-        self.symbols.push(SymbolRows {
-            name: name.to_string(),
-            bars: Vec::with_capacity(capacity),
-            locations: Vec::with_capacity(if self.rules.sort { capacity } else { 0 }),
-            last_location: Location::Line(0),
-            latest: Timestamp::from_nanos(i64::MIN),
-        });
-    }
-
-    #[inline]
-    fn row(&mut self, symbol: u32, bar: Bar, at: Location) -> Result<(), DataError> {
-        if let Some(fault) = Fault::of(&bar) {
-            let columns = self.columns.as_ref();
-            return Err(match columns {
-                Some(c) => fault.error(&bar, &self.file, c, at),
-                None => DataError::Invalid(format!("{}: {at}: bad bar", self.file)),
-            });
+impl SeriesBuilder {
+    #[cold]
+    fn fault(&self, bar: &Bar, at: Location) -> DataError {
+        match (Fault::of(bar), &self.columns) {
+            (Some(fault), Some(columns)) => fault.error(bar, &self.file, columns, at),
+            _ => DataError::Invalid(format!("{}: {at}: bad bar", self.file)),
         }
+    }
+
+    /// A row whose time is not after its symbol's latest (or whose symbol is unknown).
+    #[cold]
+    fn row_not_after(&mut self, symbol: u32, bar: Bar, at: Location) -> Result<(), DataError> {
         let Some(rows) = self.symbols.get_mut(symbol as usize) else {
-            return Err(DataError::Invalid(format!("{}: {at}: unknown symbol id", self.file)));
+            return Err(DataError::Invalid(format!(
+                "{}: {at}: unknown symbol id",
+                self.file
+            )));
         };
-        let is_first = rows.bars.is_empty();
-        if is_first || bar.ts > rows.latest {
-            rows.latest = bar.ts;
-        } else if self.rules.sort {
+        if self.rules.sort {
             // Equal times are sorted out (and counted as duplicates) in `finish`.
             if bar.ts < rows.latest {
                 self.reordered += 1;
@@ -211,17 +195,68 @@ impl RowSink for SeriesBuilder {
                 file: self.file.clone(),
                 symbol: rows.name.clone(),
                 location: at,
-                timestamp: bar.ts.to_string(),
+                timestamp: bar.ts,
                 previous_location: rows.last_location,
-                previous_timestamp: rows.latest.to_string(),
+                previous_timestamp: rows.latest,
             });
         }
         rows.bars.push(bar);
-        if self.rules.sort {
-            rows.locations.push(at);
-        }
+        rows.locations.push(at);
         rows.last_location = at;
         Ok(())
+    }
+}
+
+fn loc_index(at: Location) -> u64 {
+    match at {
+        Location::Line(n) | Location::Row(n) => n,
+    }
+}
+
+impl RowSink for SeriesBuilder {
+    fn start(&mut self, file: &str, columns: &ColumnMap, rows_hint: usize) {
+        self.file = file.to_string();
+        self.columns = Some(columns.clone());
+        self.rows_hint = rows_hint;
+    }
+
+    fn add_symbol(&mut self, name: &str) {
+        // Preallocate for the common one-symbol file; later symbols grow as they go.
+        let capacity = if self.symbols.is_empty() {
+            self.rows_hint
+        } else {
+            0
+        };
+        let mut bars = Vec::with_capacity(capacity);
+        crate::huge_pages::advise(&mut bars);
+        self.symbols.push(SymbolRows {
+            name: name.to_string(),
+            bars,
+            locations: Vec::with_capacity(if self.rules.sort { capacity } else { 0 }),
+            last_location: Location::Line(0),
+            latest: Timestamp::from_nanos(i64::MIN),
+        });
+    }
+
+    #[inline(always)]
+    fn row(&mut self, symbol: u32, bar: Bar, at: Location) -> Result<(), DataError> {
+        if !Fault::is_sound(&bar) {
+            return Err(self.fault(&bar, at));
+        }
+        // The common case, kept small so it inlines into the readers' loops: a known symbol
+        // and a time after the symbol's latest.
+        if let Some(rows) = self.symbols.get_mut(symbol as usize)
+            && (bar.ts > rows.latest || rows.bars.is_empty())
+        {
+            rows.latest = bar.ts;
+            rows.bars.push(bar);
+            if self.rules.sort {
+                rows.locations.push(at);
+            }
+            rows.last_location = at;
+            return Ok(());
+        }
+        self.row_not_after(symbol, bar, at)
     }
 
     fn reject(&mut self, error: DataError) -> Result<(), DataError> {
@@ -276,8 +311,14 @@ mod tests {
     fn disorder_fails_naming_both_lines() {
         let mut b = builder(false, false);
         b.row(0, bar(5, 10), Location::Line(2)).unwrap();
-        let e = b.row(0, bar(4, 10), Location::Line(3)).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("on line 2") && e.contains("--sort"), "{e}");
+        let e = b
+            .row(0, bar(4, 10), Location::Line(3))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("on line 2") && e.contains("--sort"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -287,7 +328,11 @@ mod tests {
             b.row(0, bar(*s, 10), Location::Line(i as u64 + 2)).unwrap();
         }
         let built = b.finish(&[0], 0).unwrap();
-        let ts: Vec<i64> = built.series[0].bars.iter().map(|b| b.ts.nanos() / 1_000_000_000).collect();
+        let ts: Vec<i64> = built.series[0]
+            .bars
+            .iter()
+            .map(|b| b.ts.nanos() / 1_000_000_000)
+            .collect();
         assert_eq!(ts, [1, 2, 3, 4]);
         assert_eq!(built.reordered_rows, 2);
     }
@@ -296,8 +341,14 @@ mod tests {
     fn duplicates_fail_or_keep_the_last() {
         let mut b = builder(false, false);
         b.row(0, bar(1, 10), Location::Line(2)).unwrap();
-        let e = b.row(0, bar(1, 11), Location::Line(3)).unwrap_err().to_string();
-        assert!(e.contains("duplicate") && e.contains("--dedupe") && e.contains("line 2"), "{e}");
+        let e = b
+            .row(0, bar(1, 11), Location::Line(3))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("duplicate") && e.contains("--dedupe") && e.contains("line 2"),
+            "{e}"
+        );
 
         let mut b = builder(false, true);
         b.row(0, bar(1, 10), Location::Line(2)).unwrap();

@@ -71,7 +71,10 @@ impl TimestampColumn {
             }
             Some(TimestampUnit::Rfc3339) => {
                 return Err(Problem {
-                    expected: format!("an RFC 3339 timestamp like the first row's ({})", self.first_at()),
+                    expected: format!(
+                        "an RFC 3339 timestamp like the first row's ({})",
+                        self.first_at()
+                    ),
                     found: format!("{}, an epoch number", shown()),
                 });
             }
@@ -154,9 +157,13 @@ pub(crate) fn parse_integer(cell: &[u8]) -> Option<Result<i64, ()>> {
     let mut value: i64 = 0;
     for &d in digits {
         let digit = i64::from(d - b'0');
-        let next = value
-            .checked_mul(10)
-            .and_then(|v| if negative { v.checked_sub(digit) } else { v.checked_add(digit) });
+        let next = value.checked_mul(10).and_then(|v| {
+            if negative {
+                v.checked_sub(digit)
+            } else {
+                v.checked_add(digit)
+            }
+        });
         match next {
             Some(v) => value = v,
             None => return Some(Err(())),
@@ -199,7 +206,11 @@ mod tests {
         assert_eq!(t, Timestamp::from_secs(1_709_303_400));
         assert_eq!(c.unit(), Some(TimestampUnit::EpochMillis));
         let p = c.parse(b"1709303460", L3).unwrap_err();
-        assert!(p.expected.contains("milliseconds like the first row's (line 2)"), "{p:?}");
+        assert!(
+            p.expected
+                .contains("milliseconds like the first row's (line 2)"),
+            "{p:?}"
+        );
         assert!(p.found.contains("looks like seconds"), "{p:?}");
     }
 
@@ -225,7 +236,12 @@ mod tests {
         assert_eq!(c.unit(), None);
         assert_eq!(c.parse(b"", L2).unwrap_err().found, "an empty cell");
         assert!(c.parse(b"99999999999999999999", L2).is_err());
-        assert!(c.parse(b"\xff\xfe", L2).unwrap_err().found.contains("UTF-8"));
+        assert!(
+            c.parse(b"\xff\xfe", L2)
+                .unwrap_err()
+                .found
+                .contains("UTF-8")
+        );
         let p = c.parse(b"9000000000000000000", L2).unwrap();
         assert_eq!(p.nanos(), 9_000_000_000_000_000_000);
     }

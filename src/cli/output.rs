@@ -104,7 +104,14 @@ fn num(x: Option<f64>) -> String {
 pub fn print_summary(r: &BacktestResult, sources: &[SourceInfo]) {
     let m: &Metrics = &r.metrics;
     for s in sources {
-        let mut line = format!("{} ({}, {} rows, {}, timestamps {})", s.file, s.format, s.rows, s.symbols.join(" "), s.timestamp_format);
+        let mut line = format!(
+            "{} ({}, {} rows, {}, timestamps {})",
+            s.file,
+            s.format,
+            s.rows,
+            s.symbols.join(" "),
+            s.timestamp_format
+        );
         if s.reordered_rows > 0 {
             line.push_str(&format!(", {} rows re-sorted", s.reordered_rows));
         }

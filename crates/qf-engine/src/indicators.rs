@@ -275,7 +275,12 @@ impl IndicatorSet {
         let (i, j) = (a.0 as usize, b.0 as usize);
         let (da, db) = (*self.divisor.get(i)?, *self.divisor.get(j)?);
         let (sa, sb) = if da == db { (1.0, 1.0) } else { (da, db) };
-        let v = (self.previous[i] / sa, self.previous[j] / sb, self.current[i] / sa, self.current[j] / sb);
+        let v = (
+            self.previous[i] / sa,
+            self.previous[j] / sb,
+            self.current[i] / sa,
+            self.current[j] / sb,
+        );
         (!(v.0.is_nan() || v.1.is_nan() || v.2.is_nan() || v.3.is_nan())).then_some(v)
     }
 }

@@ -132,7 +132,17 @@ pub(crate) struct Totals<'a> {
 
 impl Metrics {
     pub(crate) fn compute(acc: &Accumulator, t: &Totals<'_>) -> Self {
-        let Totals { bars, initial, final_equity, final_cash, fees, trades, open_trades, rejected_orders, fills } = *t;
+        let Totals {
+            bars,
+            initial,
+            final_equity,
+            final_cash,
+            fees,
+            trades,
+            open_trades,
+            rejected_orders,
+            fills,
+        } = *t;
         let init = initial.as_f64();
         let fin = final_equity.as_f64();
         let total_return = if init != 0.0 { fin / init - 1.0 } else { 0.0 };

@@ -103,7 +103,10 @@ fn arb_series(id: u32, symbol: &'static str) -> impl Strategy_<Value = BarSeries
 use proptest::strategy::{Strategy as Strategy_, ValueTree};
 
 fn config(timing: FillTiming, fees: bool, leverage: f64) -> BacktestConfig {
-    let mut c = BacktestConfig { cash: Money::from_int(50_000), ..BacktestConfig::default() };
+    let mut c = BacktestConfig {
+        cash: Money::from_int(50_000),
+        ..BacktestConfig::default()
+    };
     c.fill.timing = timing;
     c.fill.max_leverage = leverage;
     if fees {

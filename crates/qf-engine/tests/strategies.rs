@@ -1,17 +1,34 @@
 //! Built-in strategies against plain reference computations, and the money rules (fees,
 //! slippage, leverage, shorts) through the whole engine.
 
-use qf_core::{Bar, BarSeries, Instrument, InstrumentId, Money, Price, Quantity, Side, TimeInForce, Timestamp};
+use qf_core::{
+    Bar, BarSeries, Instrument, InstrumentId, Money, Price, Quantity, Side, TimeInForce, Timestamp,
+};
 use qf_engine::strategies::builtin;
-use qf_engine::{BacktestConfig, Context, FeeModel, Sizing, Slippage, StartContext, Strategy, StrategyError, run_backtest};
+use qf_engine::{
+    BacktestConfig, Context, FeeModel, Sizing, Slippage, StartContext, Strategy, StrategyError,
+    run_backtest,
+};
 
 fn walk(n: usize, seed: u64) -> BarSeries {
     qf_data::sample_bars("W", n, seed)
 }
 
-fn run(name: &str, params: &[(&str, f64)], cfg: &BacktestConfig, data: &[BarSeries]) -> qf_engine::BacktestResult {
+fn run(
+    name: &str,
+    params: &[(&str, f64)],
+    cfg: &BacktestConfig,
+    data: &[BarSeries],
+) -> qf_engine::BacktestResult {
     let b = builtin(name).unwrap();
-    let p = b.resolve(&params.iter().map(|(k, v)| (k.to_string(), *v)).collect::<Vec<_>>()).unwrap();
+    let p = b
+        .resolve(
+            &params
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
     run_backtest(cfg, data, b.build(&p).unwrap().as_mut(), None).unwrap()
 }
 
@@ -36,7 +53,9 @@ fn sma_cross_matches_a_naive_reference() {
         let mut cash: i64 = 100_000 * 100;
         let mut trades = 0;
         for t in 1..s.bars.len() - 1 {
-            let (Some(prev), Some(now)) = (rel(t - 1), rel(t)) else { continue };
+            let (Some(prev), Some(now)) = (rel(t - 1), rel(t)) else {
+                continue;
+            };
             ties += usize::from(now == 0);
             let open_next = s.bars[t + 1].open.raw() / 10_000_000;
             if prev <= 0 && now > 0 && pos == 0 {
@@ -49,9 +68,18 @@ fn sma_cross_matches_a_naive_reference() {
             }
         }
         let final_cents = cash + pos * (s.bars.last().unwrap().close.raw() / 10_000_000);
-        let r = run("sma_cross", &[("fast", 10.0), ("slow", 30.0)], &BacktestConfig::default(), std::slice::from_ref(&s));
+        let r = run(
+            "sma_cross",
+            &[("fast", 10.0), ("slow", 30.0)],
+            &BacktestConfig::default(),
+            std::slice::from_ref(&s),
+        );
         assert_eq!(r.metrics.trades, trades, "seed {seed}");
-        assert_eq!(r.metrics.final_equity_exact, Price::from_raw(final_cents * 10_000_000) * Quantity::from_int(1), "seed {seed}");
+        assert_eq!(
+            r.metrics.final_equity_exact,
+            Price::from_raw(final_cents * 10_000_000) * Quantity::from_int(1),
+            "seed {seed}"
+        );
     }
     // Exact ties of the two averages are where float SMAs disagree with exact arithmetic;
     // the data must contain some for this test to mean anything.
@@ -62,25 +90,38 @@ fn sma_cross_matches_a_naive_reference() {
 fn fees_and_slippage_are_charged_as_configured() {
     let s = walk(3_000, 11);
     let mut cfg = BacktestConfig::default();
-    cfg.fill.fees = FeeModel { per_unit: Price::parse("0.01").unwrap(), bps: Price::parse("10").unwrap(), minimum: Money::parse("1.5").unwrap() };
+    cfg.fill.fees = FeeModel {
+        per_unit: Price::parse("0.01").unwrap(),
+        bps: Price::parse("10").unwrap(),
+        minimum: Money::parse("1.5").unwrap(),
+    };
     cfg.fill.slippage = Slippage::Ticks(2);
     let data = [s.clone()];
     let r = run("sma_cross", &[], &cfg, &data);
     assert!(!r.fills.is_empty());
     for f in &r.fills {
         let notional = f.price * f.quantity;
-        let expect = (Price::parse("0.01").unwrap() * f.quantity + notional.mul_ratio(10, 10_000)).max(Money::parse("1.5").unwrap());
+        let expect = (Price::parse("0.01").unwrap() * f.quantity + notional.mul_ratio(10, 10_000))
+            .max(Money::parse("1.5").unwrap());
         assert_eq!(f.fee, expect);
         // Market fills at the next open moved two ticks against the trader.
         let bar = s.bars.iter().find(|b| b.ts == f.ts).unwrap();
         let tick = Price::parse("0.01").unwrap();
-        let slipped = if f.side == Side::Buy { bar.open + tick + tick } else { bar.open - tick - tick };
+        let slipped = if f.side == Side::Buy {
+            bar.open + tick + tick
+        } else {
+            bar.open - tick - tick
+        };
         assert_eq!(f.price, slipped);
     }
     assert_eq!(r.metrics.fees, r.fills.iter().map(|f| f.fee).sum());
 }
 
-struct Scripted(Vec<(usize, Box<dyn Fn(&mut Context<'_>) + Send>)>, usize);
+/// An action a scripted strategy takes on one bar.
+type Step = Box<dyn Fn(&mut Context<'_>) + Send>;
+
+/// Runs each step on its bar index.
+struct Scripted(Vec<(usize, Step)>, usize);
 
 impl Strategy for Scripted {
     fn on_start(&mut self, _: &mut StartContext<'_>) -> Result<(), StrategyError> {
@@ -99,27 +140,75 @@ impl Strategy for Scripted {
 
 fn flat(n: usize, price: &str) -> BarSeries {
     let p = Price::parse(price).unwrap();
-    let bars = (0..n).map(|k| Bar { ts: Timestamp::from_secs(3600 * k as i64), open: p, high: p, low: p, close: p, volume: 1.0 }).collect();
-    BarSeries { instrument: Instrument::new(InstrumentId(0), "F", 2, 0).unwrap(), bars }
+    let bars = (0..n)
+        .map(|k| Bar {
+            ts: Timestamp::from_secs(3600 * k as i64),
+            open: p,
+            high: p,
+            low: p,
+            close: p,
+            volume: 1.0,
+        })
+        .collect();
+    BarSeries {
+        instrument: Instrument::new(InstrumentId(0), "F", 2, 0).unwrap(),
+        bars,
+    }
 }
 
 #[test]
 fn leverage_limit_rejects_and_allows_margined_shorts() {
     let data = [flat(5, "100")];
-    let cfg = BacktestConfig { cash: Money::from_int(1_000), ..BacktestConfig::default() };
+    let cfg = BacktestConfig {
+        cash: Money::from_int(1_000),
+        ..BacktestConfig::default()
+    };
     let i = InstrumentId(0);
     // 10 units = 1,000 = 1x equity: allowed. 11 units: rejected at 1x.
-    let mut s = Scripted(vec![(0, Box::new(move |c: &mut Context<'_>| { c.market(i, Side::Buy, Quantity::from_int(11)).unwrap(); }))], 0);
+    let mut s = Scripted(
+        vec![(
+            0,
+            Box::new(move |c: &mut Context<'_>| {
+                c.market(i, Side::Buy, Quantity::from_int(11)).unwrap();
+            }),
+        )],
+        0,
+    );
     let r = run_backtest(&cfg, &data, &mut s, None).unwrap();
     assert_eq!((r.fills.len(), r.metrics.rejected_orders), (0, 1));
-    let mut s = Scripted(vec![(0, Box::new(move |c: &mut Context<'_>| { c.market(i, Side::Sell, Quantity::from_int(10)).unwrap(); }))], 0);
+    let mut s = Scripted(
+        vec![(
+            0,
+            Box::new(move |c: &mut Context<'_>| {
+                c.market(i, Side::Sell, Quantity::from_int(10)).unwrap();
+            }),
+        )],
+        0,
+    );
     let r = run_backtest(&cfg, &data, &mut s, None).unwrap();
     assert_eq!(r.fills.len(), 1, "a 1x short is within margin");
     assert_eq!(r.metrics.final_cash, Money::from_int(2_000));
     assert_eq!(r.metrics.final_equity_exact, Money::from_int(1_000));
-    let lev = BacktestConfig { fill: qf_engine::FillModel { max_leverage: 2.0, ..cfg.fill }, ..cfg.clone() };
-    let mut s = Scripted(vec![(0, Box::new(move |c: &mut Context<'_>| { c.market(i, Side::Buy, Quantity::from_int(19)).unwrap(); }))], 0);
-    assert_eq!(run_backtest(&lev, &data, &mut s, None).unwrap().fills.len(), 1);
+    let lev = BacktestConfig {
+        fill: qf_engine::FillModel {
+            max_leverage: 2.0,
+            ..cfg.fill
+        },
+        ..cfg.clone()
+    };
+    let mut s = Scripted(
+        vec![(
+            0,
+            Box::new(move |c: &mut Context<'_>| {
+                c.market(i, Side::Buy, Quantity::from_int(19)).unwrap();
+            }),
+        )],
+        0,
+    );
+    assert_eq!(
+        run_backtest(&lev, &data, &mut s, None).unwrap().fills.len(),
+        1
+    );
 }
 
 #[test]
@@ -127,25 +216,90 @@ fn order_validation_and_time_in_force() {
     let data = [flat(50, "100")];
     let i = InstrumentId(0);
     let mut s = Scripted(
-        vec![(0, Box::new(move |c: &mut Context<'_>| {
-            assert!(c.market(i, Side::Buy, Quantity::ZERO).is_err());
-            assert!(c.market(i, Side::Buy, Quantity::parse("0.5").unwrap()).is_err(), "half a lot");
-            assert!(c.limit(i, Side::Buy, Quantity::from_int(1), Price::parse("99.995").unwrap(), TimeInForce::Gtc).is_err(), "off tick");
-            assert!(c.limit(i, Side::Buy, Quantity::from_int(1), Price::parse("-1").unwrap(), TimeInForce::Gtc).is_err());
-            assert!(c.market(InstrumentId(7), Side::Buy, Quantity::from_int(1)).is_err());
-            assert!(c.order_target_percent(i, f64::NAN).is_err());
-            // Never reached: expires at the end of its day / after one bar / stays.
-            c.limit(i, Side::Buy, Quantity::from_int(1), Price::parse("50").unwrap(), TimeInForce::Day).unwrap();
-            c.limit(i, Side::Buy, Quantity::from_int(1), Price::parse("50").unwrap(), TimeInForce::Ioc).unwrap();
-            c.limit(i, Side::Buy, Quantity::from_int(1), Price::parse("50").unwrap(), TimeInForce::Gtc).unwrap();
-        })),
-        (1, Box::new(|c: &mut Context<'_>| assert_eq!(c.open_orders().len(), 2, "IOC gone after its one bar"))),
-        (30, Box::new(|c: &mut Context<'_>| assert_eq!(c.open_orders().len(), 1, "DAY gone the next day"))),
-        (31, Box::new(|c: &mut Context<'_>| {
-            let id = c.open_orders()[0].id;
-            assert!(c.cancel(id));
-            assert!(!c.cancel(id));
-        }))],
+        vec![
+            (
+                0,
+                Box::new(move |c: &mut Context<'_>| {
+                    assert!(c.market(i, Side::Buy, Quantity::ZERO).is_err());
+                    assert!(
+                        c.market(i, Side::Buy, Quantity::parse("0.5").unwrap())
+                            .is_err(),
+                        "half a lot"
+                    );
+                    assert!(
+                        c.limit(
+                            i,
+                            Side::Buy,
+                            Quantity::from_int(1),
+                            Price::parse("99.995").unwrap(),
+                            TimeInForce::Gtc
+                        )
+                        .is_err(),
+                        "off tick"
+                    );
+                    assert!(
+                        c.limit(
+                            i,
+                            Side::Buy,
+                            Quantity::from_int(1),
+                            Price::parse("-1").unwrap(),
+                            TimeInForce::Gtc
+                        )
+                        .is_err()
+                    );
+                    assert!(
+                        c.market(InstrumentId(7), Side::Buy, Quantity::from_int(1))
+                            .is_err()
+                    );
+                    assert!(c.order_target_percent(i, f64::NAN).is_err());
+                    // Never reached: expires at the end of its day / after one bar / stays.
+                    c.limit(
+                        i,
+                        Side::Buy,
+                        Quantity::from_int(1),
+                        Price::parse("50").unwrap(),
+                        TimeInForce::Day,
+                    )
+                    .unwrap();
+                    c.limit(
+                        i,
+                        Side::Buy,
+                        Quantity::from_int(1),
+                        Price::parse("50").unwrap(),
+                        TimeInForce::Ioc,
+                    )
+                    .unwrap();
+                    c.limit(
+                        i,
+                        Side::Buy,
+                        Quantity::from_int(1),
+                        Price::parse("50").unwrap(),
+                        TimeInForce::Gtc,
+                    )
+                    .unwrap();
+                }),
+            ),
+            (
+                1,
+                Box::new(|c: &mut Context<'_>| {
+                    assert_eq!(c.open_orders().len(), 2, "IOC gone after its one bar")
+                }),
+            ),
+            (
+                30,
+                Box::new(|c: &mut Context<'_>| {
+                    assert_eq!(c.open_orders().len(), 1, "DAY gone the next day")
+                }),
+            ),
+            (
+                31,
+                Box::new(|c: &mut Context<'_>| {
+                    let id = c.open_orders()[0].id;
+                    assert!(c.cancel(id));
+                    assert!(!c.cancel(id));
+                }),
+            ),
+        ],
         0,
     );
     let r = run_backtest(&BacktestConfig::default(), &data, &mut s, None).unwrap();
@@ -155,7 +309,11 @@ fn order_validation_and_time_in_force() {
 #[test]
 fn percent_sizing_targets_a_fraction_of_equity() {
     let data = [flat(5, "100")];
-    let cfg = BacktestConfig { cash: Money::from_int(10_000), sizing: Sizing::PercentOfEquity(0.5), ..BacktestConfig::default() };
+    let cfg = BacktestConfig {
+        cash: Money::from_int(10_000),
+        sizing: Sizing::PercentOfEquity(0.5),
+        ..BacktestConfig::default()
+    };
     let r = run("buy_and_hold", &[], &cfg, &data);
     assert_eq!(r.fills[0].quantity, Quantity::from_int(50));
     assert_eq!(r.metrics.open_trades, 1);

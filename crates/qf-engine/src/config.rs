@@ -29,6 +29,9 @@ pub struct FeeModel {
 impl FeeModel {
     /// The fee for one fill of `quantity` (positive) at `price`; never negative.
     pub fn fee(&self, price: Price, quantity: Quantity) -> Money {
+        if self.is_zero() {
+            return Money::ZERO;
+        }
         let notional = (price * quantity).abs();
         let per_unit = (self.per_unit * quantity).abs();
         // bps is 10⁻⁹-scaled: notional × raw / (10_000 × 10⁹).

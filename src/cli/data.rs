@@ -52,7 +52,11 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{report}");
+                let text = report.to_string();
+                print!("{text}");
+                if !text.ends_with('\n') {
+                    println!();
+                }
             }
         }
         DataCommand::Convert {

@@ -2,7 +2,9 @@
 //! instrument before the strategy sees that bar, so strategies only read values.
 
 use qf_core::{Bar, InstrumentId, PRICE_SCALE};
-use qf_indicators::{Atr, Bollinger, Ema, Macd, RollingMax, RollingMin, RollingStd, Rsi, Sma, Wma};
+use qf_indicators::{
+    Atr, Bollinger, Ema, ExactSma, Macd, RollingMax, RollingMin, RollingStd, Rsi, Sma, Wma,
+};
 
 use crate::StrategyError;
 
@@ -39,6 +41,18 @@ impl Source {
             Source::Close => close,
             Source::Volume => bar.volume,
             Source::Typical => typical(bar, close),
+        }
+    }
+
+    /// The integer price this source reads, or `None` for volume (a float).
+    #[inline]
+    fn price_raw(self, bar: &Bar) -> Option<i64> {
+        match self {
+            Source::Open => Some(bar.open.raw()),
+            Source::High => Some(bar.high.raw()),
+            Source::Low => Some(bar.low.raw()),
+            Source::Close => Some(bar.close.raw()),
+            Source::Volume | Source::Typical => None,
         }
     }
 
@@ -87,6 +101,8 @@ pub struct BollingerLines {
 
 enum Kind {
     Sma(Sma),
+    /// SMA of a price: integer sum, exact (see [`ExactSma`]).
+    PriceSma(ExactSma),
     Ema(Ema),
     Wma(Wma),
     Rsi(Rsi),
@@ -161,6 +177,14 @@ impl IndicatorSet {
         spec: SingleSpec,
     ) -> Result<Line, StrategyError> {
         let kind = match spec {
+            SingleSpec::Sma(p)
+                if matches!(
+                    source,
+                    Source::Open | Source::High | Source::Low | Source::Close
+                ) =>
+            {
+                Kind::PriceSma(ExactSma::new(p)?)
+            }
             SingleSpec::Sma(p) => Kind::Sma(Sma::new(p)?),
             SingleSpec::Ema(p) => Kind::Ema(Ema::new(p)?),
             SingleSpec::Wma(p) => Kind::Wma(Wma::new(p)?),
@@ -233,6 +257,12 @@ impl IndicatorSet {
             };
             match &mut r.kind {
                 Kind::Sma(i) => put(0, i.update(x).unwrap_or(nan)),
+                // Registered only for price sources, so `price_raw` is always `Some`.
+                Kind::PriceSma(i) => put(
+                    0,
+                    i.update(r.source.price_raw(bar).unwrap_or(x as i64))
+                        .unwrap_or(nan),
+                ),
                 Kind::Ema(i) => put(0, i.update(x).unwrap_or(nan)),
                 Kind::Wma(i) => put(0, i.update(x).unwrap_or(nan)),
                 Kind::Rsi(i) => put(0, i.update(x).unwrap_or(nan)),

@@ -56,6 +56,7 @@ mod rolling_extrema;
 mod rolling_std;
 mod rsi;
 mod sma;
+mod sma_exact;
 mod window;
 mod wma;
 
@@ -74,4 +75,5 @@ pub use rolling_extrema::{RollingMax, RollingMin};
 pub use rolling_std::RollingStd;
 pub use rsi::Rsi;
 pub use sma::Sma;
+pub use sma_exact::ExactSma;
 pub use wma::Wma;

@@ -5,14 +5,14 @@
 
 /// The last `capacity` values pushed, oldest first.
 #[derive(Debug, Clone)]
-pub(crate) struct Window {
-    values: Box<[f64]>,
+pub(crate) struct Window<T = f64> {
+    values: Box<[T]>,
     /// Where the next value goes; once the window is full this is also the oldest value.
     next: usize,
     len: usize,
 }
 
-impl Window {
+impl<T: Copy + Default> Window<T> {
     /// An empty window holding at most `capacity` values. Callers validate `capacity > 0`.
     pub(crate) fn new(capacity: usize) -> Self {
         debug_assert!(
@@ -20,7 +20,7 @@ impl Window {
             "callers reject zero periods before building a window"
         );
         Self {
-            values: vec![0.0; capacity].into_boxed_slice(),
+            values: vec![T::default(); capacity].into_boxed_slice(),
             next: 0,
             len: 0,
         }
@@ -28,7 +28,7 @@ impl Window {
 
     /// Appends `x`; when the window was already full, returns the value it displaced.
     #[inline]
-    pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
+    pub(crate) fn push(&mut self, x: T) -> Option<T> {
         let capacity = self.values.len();
         let evicted = if self.len == capacity {
             Some(self.values[self.next])
@@ -70,7 +70,7 @@ impl Window {
 
     /// The held values, oldest first. Only tests need to look inside.
     #[cfg(test)]
-    pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = T> + '_ {
         let capacity = self.values.len();
         let start = if self.len == capacity { self.next } else { 0 };
         (0..self.len).map(move |i| self.values[(start + i) % capacity])

@@ -517,6 +517,23 @@ impl Tick {
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside [`unpanicked`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs a step of the Parquet reader, turning a panic into an error.
 ///
 /// The `parquet` crate still panics on some damaged files (for example a data page that
@@ -524,8 +541,16 @@ impl Tick {
 /// file must be reported, never crash the caller, so each step is run under
 /// `catch_unwind`; after a panic the reader is not used again. (With `panic = "abort"` this
 /// cannot help; the workspace keeps the default.)
+///
+/// The panic is expected and turned into a clear error, so the default hook's "thread main
+/// panicked at …" must not reach the user's terminal: a hook installed once stays silent for
+/// a thread while it is inside this function and defers to the previous hook otherwise.
 fn unpanicked<T, E: std::fmt::Display>(step: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+    install_quiet_hook();
+    QUIET.with(|q| q.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step));
+    QUIET.with(|q| q.set(false));
+    match outcome {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(panic) => {
             let why = panic
@@ -1153,6 +1178,23 @@ fn infer_precisions(held: &[Decoded], price_pos: [usize; 4], precisions: &mut [O
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn decoder_panics_become_errors_and_the_hook_recovers() {
+        let failed: Result<(), String> =
+            super::unpanicked(|| -> Result<(), String> { panic!("dictionary page missing") });
+        let msg = failed.unwrap_err();
+        assert!(
+            msg.contains("damaged data") && msg.contains("dictionary page missing"),
+            "{msg}"
+        );
+        assert!(
+            !super::QUIET.with(|q| q.get()),
+            "quiet only inside the step"
+        );
+        let ok: Result<u8, String> = super::unpanicked(|| Ok::<u8, String>(7));
+        assert_eq!(ok, Ok(7));
+    }
     use super::*;
     use proptest::prelude::*;
 

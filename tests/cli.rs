@@ -1,7 +1,7 @@
 //! The `qf` command line, driven as a user drives it: real files, real process, exit codes,
 //! stdout and stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -612,5 +612,4 @@ fn optimistic_fills_are_opt_in_and_labelled() {
     )
     .unwrap();
     assert!(v["fill_model"].as_str().unwrap().starts_with("OPTIMISTIC"));
-    let _ = Path::new(&data);
 }

@@ -3,8 +3,7 @@
 
 use proptest::prelude::*;
 use qf_core::{
-    Bar, BarSeries, Instrument, InstrumentId, Money, OrderKind, Price, Quantity, Side, TimeInForce,
-    Timestamp,
+    Bar, BarSeries, Instrument, InstrumentId, Money, Price, Quantity, Side, TimeInForce, Timestamp,
 };
 use qf_engine::{
     BacktestConfig, Context, FeeModel, FillTiming, Slippage, StartContext, Strategy, StrategyError,
@@ -190,19 +189,29 @@ proptest! {
     #[test]
     fn closed_trade_pnl_adds_up_to_the_equity_change(a in arb_series(0, "AAA"), seed in 1u64..u64::MAX, fees in any::<bool>()) {
         // A trader that ends flat: then the sum of trade P&L is the whole equity change.
-        struct EndFlat(RandomTrader);
+        // Trades at random, then flattens on the last bar; with same-close fills the closing
+        // order executes on that bar, so the run always ends flat.
+        struct EndFlat { inner: RandomTrader, bars: usize, seen: usize }
         impl Strategy for EndFlat {
-            fn on_start(&mut self, ctx: &mut StartContext<'_>) -> Result<(), StrategyError> { self.0.on_start(ctx) }
-            fn on_bar(&mut self, ctx: &mut Context<'_>) -> Result<(), StrategyError> { self.0.on_bar(ctx) }
+            fn on_start(&mut self, ctx: &mut StartContext<'_>) -> Result<(), StrategyError> { self.inner.on_start(ctx) }
+            fn on_bar(&mut self, ctx: &mut Context<'_>) -> Result<(), StrategyError> {
+                self.seen += 1;
+                if self.seen < self.bars {
+                    return self.inner.on_bar(ctx);
+                }
+                let i = ctx.instrument();
+                ctx.cancel_all(i);
+                ctx.close_position(i).map(|_| ()).map_err(|e| StrategyError::new(e.to_string()))
+            }
         }
         let cfg = config(FillTiming::SameClose, fees, 1.0);
+        let bars = a.bars.len();
         let data = vec![a];
-        let r = run_backtest(&cfg, &data, &mut EndFlat(RandomTrader { state: seed }), None).unwrap();
-        if r.metrics.open_trades == 0 {
-            let pnl: Money = r.trades.iter().map(|t| t.pnl).sum();
-            // Trade P&L splits fees of position flips by quantity, rounding at 10⁻¹⁸.
-            prop_assert!((pnl - (r.metrics.final_equity_exact - cfg.cash)).abs() <= Money::from_raw(r.fills.len() as i128));
-        }
+        let r = run_backtest(&cfg, &data, &mut EndFlat { inner: RandomTrader { state: seed }, bars, seen: 0 }, None).unwrap();
+        prop_assert_eq!(r.metrics.open_trades, 0);
+        let pnl: Money = r.trades.iter().map(|t| t.pnl).sum();
+        // Trade P&L splits fees of position flips by quantity, rounding at 10⁻¹⁸.
+        prop_assert!((pnl - (r.metrics.final_equity_exact - cfg.cash)).abs() <= Money::from_raw(r.fills.len() as i128));
     }
 }
 
@@ -273,5 +282,4 @@ fn market_orders_never_fill_on_the_bar_they_were_decided_on() {
     assert_eq!(r.fills.len(), 10);
     assert_eq!(r.fills[0].price, bars[0].close);
     assert!(r.fill_model.contains("OPTIMISTIC"));
-    let _ = OrderKind::Market;
 }

@@ -9,7 +9,7 @@ use qf_core::{
 };
 
 use crate::config::{BacktestConfig, FillTiming};
-use crate::context::{Context, StartContext};
+use crate::context::{Context, StartContext, StateChange};
 use crate::exchange::{Exchange, Outcome};
 use crate::indicators::IndicatorSet;
 use crate::metrics::{Accumulator, Metrics, Totals};
@@ -40,6 +40,8 @@ pub struct BacktestResult {
     pub fills: Vec<Fill>,
     /// Equity per bar time (empty unless `config.record`).
     pub equity: Vec<EquityPoint>,
+    /// Every state change the strategy announced, in order (see [`Context::change_state`]).
+    pub states: Vec<StateChange>,
     /// [`crate::FillModel::describe`] of the rules used.
     pub fill_model: String,
     /// Wall time of the event loop alone (no loading, no output).
@@ -72,6 +74,7 @@ struct Engine<'a> {
     fills: Vec<Fill>,
     pending_fills: Vec<Fill>,
     equity: Vec<EquityPoint>,
+    states: Vec<StateChange>,
     acc: Accumulator,
     bars_done: u64,
     fill_count: u64,
@@ -90,6 +93,7 @@ impl<'a> Engine<'a> {
             focus,
             now,
             bar_index: self.bars_done,
+            states: &mut self.states,
         }
     }
 
@@ -307,6 +311,7 @@ pub fn run_backtest(
         fills: Vec::new(),
         pending_fills: Vec::new(),
         equity: Vec::with_capacity(if config.record { total } else { 0 }),
+        states: Vec::new(),
         acc: Accumulator::default(),
         bars_done: 0,
         fill_count: 0,
@@ -397,6 +402,7 @@ pub fn run_backtest(
         trades: engine.portfolio.trades,
         fills: engine.fills,
         equity: engine.equity,
+        states: engine.states,
         fill_model: config.fill.describe(),
         elapsed,
     })

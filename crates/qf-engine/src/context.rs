@@ -5,6 +5,8 @@ use qf_core::{
     TimeInForce, Timestamp,
 };
 use qf_indicators::{crossed_above, crossed_below};
+use serde::Serialize;
+use std::sync::Arc;
 
 use crate::config::Sizing;
 use crate::exchange::Exchange;
@@ -143,6 +145,24 @@ pub struct Context<'a> {
     pub(crate) focus: InstrumentId,
     pub(crate) now: Timestamp,
     pub(crate) bar_index: u64,
+    pub(crate) states: &'a mut Vec<StateChange>,
+}
+
+/// One move of a strategy's state machine, for the report's state timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateChange {
+    /// Time of the bar on which the strategy moved.
+    pub ts: Timestamp,
+    /// Index of that bar (all instruments).
+    pub bar: u64,
+    /// Instrument whose bar it was.
+    pub instrument: InstrumentId,
+    /// State left.
+    pub from: Arc<str>,
+    /// State entered.
+    pub to: Arc<str>,
+    /// Why, in the strategy's own words (a rule's guard, a Python return value).
+    pub reason: Arc<str>,
 }
 
 impl Context<'_> {
@@ -200,6 +220,19 @@ impl Context<'_> {
     /// Orders still working, oldest first.
     pub fn open_orders(&self) -> &[Order] {
         &self.exchange.orders
+    }
+
+    /// Records that the strategy moved from state `from` to `to` on this bar, and why.
+    /// Only the timeline of the result sees this; it changes no order or position.
+    pub fn change_state(&mut self, from: Arc<str>, to: Arc<str>, reason: Arc<str>) {
+        self.states.push(StateChange {
+            ts: self.now,
+            bar: self.bar_index,
+            instrument: self.focus,
+            from,
+            to,
+            reason,
+        });
     }
 
     /// The current value of an indicator line; `None` while it warms up.

@@ -22,7 +22,7 @@ mod sweep;
 
 pub use backtest::{BacktestResult, EquityPoint, run_backtest};
 pub use config::{BacktestConfig, FeeModel, FillModel, FillTiming, Sizing, Slippage};
-pub use context::{Context, StartContext};
+pub use context::{Context, StartContext, StateChange};
 pub use error::{EngineError, OrderError, StrategyError};
 pub use indicators::{BollingerLines, Line, MacdLines, Source};
 pub use metrics::Metrics;

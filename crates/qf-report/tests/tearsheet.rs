@@ -391,6 +391,7 @@ fn hand_built() -> BacktestResult {
         ],
         fills: Vec::new(),
         equity,
+        states: Vec::new(),
         fill_model: "market orders fill at the next bar's open; \"quoted\" <rules> & more".into(),
         elapsed: Duration::from_millis(123),
     }

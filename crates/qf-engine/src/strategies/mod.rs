@@ -7,7 +7,7 @@ mod rsi_reversion;
 mod sma_cross;
 
 pub use buy_and_hold::BuyAndHold;
-pub use params::{ParamError, ParamSpec, Params};
+pub use params::{ParamError, ParamSpec, Params, resolve};
 pub use rsi_reversion::RsiReversion;
 pub use sma_cross::SmaCross;
 

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use thiserror::Error;
@@ -6,10 +7,10 @@ use thiserror::Error;
 pub type Params = BTreeMap<String, f64>;
 
 /// A declared strategy parameter.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParamSpec {
     /// Name used in `--param name=value`.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Value when not given.
     pub default: f64,
     /// Smallest allowed value.
@@ -19,7 +20,7 @@ pub struct ParamSpec {
     /// Whether only whole numbers are allowed.
     pub integer: bool,
     /// What it means.
-    pub help: &'static str,
+    pub help: Cow<'static, str>,
 }
 
 /// A parameter that cannot be used.
@@ -50,7 +51,9 @@ pub enum ParamError {
     Repeated(String),
 }
 
-pub(crate) fn resolve(
+/// Fills in defaults for `specs` and checks every given value: declared, given once, in
+/// range, whole where it must be. `strategy` names the strategy in errors.
+pub fn resolve(
     strategy: &str,
     specs: &[ParamSpec],
     given: &[(String, f64)],
@@ -61,11 +64,15 @@ pub(crate) fn resolve(
         .collect();
     let mut seen = std::collections::BTreeSet::new();
     for (name, value) in given {
-        let Some(spec) = specs.iter().find(|s| s.name == name) else {
+        let Some(spec) = specs.iter().find(|s| s.name == *name) else {
             let known = if specs.is_empty() {
                 "(none)".to_string()
             } else {
-                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                specs
+                    .iter()
+                    .map(|s| &*s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             return Err(ParamError::Unknown {
                 strategy: strategy.into(),

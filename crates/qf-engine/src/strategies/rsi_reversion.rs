@@ -1,32 +1,33 @@
 use qf_core::InstrumentId;
+use std::borrow::Cow;
 
 use super::params::{ParamSpec, Params, period};
 use crate::{Context, Line, Source, StartContext, Strategy, StrategyError};
 
 pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
-        name: "period",
+        name: Cow::Borrowed("period"),
         default: 14.0,
         min: 2.0,
         max: 10_000.0,
         integer: true,
-        help: "RSI period (bars)",
+        help: Cow::Borrowed("RSI period (bars)"),
     },
     ParamSpec {
-        name: "lower",
+        name: Cow::Borrowed("lower"),
         default: 30.0,
         min: 0.0,
         max: 100.0,
         integer: false,
-        help: "buy when RSI falls below this",
+        help: Cow::Borrowed("buy when RSI falls below this"),
     },
     ParamSpec {
-        name: "upper",
+        name: Cow::Borrowed("upper"),
         default: 70.0,
         min: 0.0,
         max: 100.0,
         integer: false,
-        help: "sell when RSI rises above this",
+        help: Cow::Borrowed("sell when RSI rises above this"),
     },
 ];
 

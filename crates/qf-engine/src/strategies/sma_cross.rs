@@ -1,32 +1,33 @@
 use qf_core::InstrumentId;
+use std::borrow::Cow;
 
 use super::params::{ParamSpec, Params, period};
 use crate::{Context, Line, Source, StartContext, Strategy, StrategyError};
 
 pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
-        name: "fast",
+        name: Cow::Borrowed("fast"),
         default: 10.0,
         min: 1.0,
         max: 100_000.0,
         integer: true,
-        help: "fast SMA period (bars)",
+        help: Cow::Borrowed("fast SMA period (bars)"),
     },
     ParamSpec {
-        name: "slow",
+        name: Cow::Borrowed("slow"),
         default: 30.0,
         min: 2.0,
         max: 100_000.0,
         integer: true,
-        help: "slow SMA period (bars)",
+        help: Cow::Borrowed("slow SMA period (bars)"),
     },
     ParamSpec {
-        name: "short",
+        name: Cow::Borrowed("short"),
         default: 0.0,
         min: 0.0,
         max: 1.0,
         integer: true,
-        help: "1 = go short on a cross below instead of flat",
+        help: Cow::Borrowed("1 = go short on a cross below instead of flat"),
     },
 ];
 

@@ -6,6 +6,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The system allocator with live-byte accounting: a sandbox worker (this binary in its
+/// `sandbox-worker` mode) sets a ceiling on it so tenant code gets a `MemoryError`, or the
+/// worker exits with a known code, instead of exhausting the machine. With no ceiling set
+/// (every other command) it only counts.
+#[global_allocator]
+static ALLOCATOR: monty_alloc::LimitedAllocator = monty_alloc::LimitedAllocator;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {

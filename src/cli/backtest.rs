@@ -7,7 +7,9 @@ use clap::Args;
 
 use qf_report::{ReportMeta, render_html};
 
-use super::inputs::{DataArgs, EngineArgs, find_strategy, parse_param};
+use qf_sandbox::pool::SharedData;
+
+use super::inputs::{Chosen, DataArgs, EngineArgs, SandboxArgs, parse_param};
 use super::{output, progress};
 
 #[derive(Debug, Args)]
@@ -16,11 +18,14 @@ pub struct BacktestArgs {
     data: DataArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
     /// Sort rows by time instead of rejecting out-of-order timestamps.
     #[arg(long)]
     sort: bool,
-    /// Built-in strategy (see `qf strategy list`).
-    #[arg(long, value_name = "NAME")]
+    /// Built-in strategy (see `qf strategy list`), or a strategy file: Python (.py) or
+    /// rules (.toml, .yaml).
+    #[arg(long, value_name = "NAME|FILE")]
     strategy: Option<String>,
     /// Strategy parameter as name=value; repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE")]
@@ -58,15 +63,14 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
     let name = a
         .strategy
         .as_deref()
-        .context("choose a strategy with --strategy NAME (see `qf strategy list`)")?;
-    let builtin = find_strategy(name)?;
+        .context("choose a strategy with --strategy NAME or FILE (see `qf strategy list`)")?;
+    let chosen = Chosen::load(name)?;
     let given = a
         .params
         .iter()
         .map(|p| parse_param(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let params = builtin.resolve(&given)?;
-    let mut strategy = builtin.build(&params)?;
+    let params = chosen.resolve(&given)?;
     let record = a.report.is_some() || a.equity.is_some() || a.trades.is_some();
     let config = a.engine.config(record)?;
     a.data.sort = a.sort;
@@ -75,8 +79,35 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
     let total: u64 = series.iter().map(|s| s.bars.len() as u64).sum();
     let bar = progress::bar(total, "bars");
     let mut tick = |done: u64| bar.set_position(done);
-    let result = qf_engine::run_backtest(&config, &series, strategy.as_mut(), Some(&mut tick))?;
+    let mut sandbox = None;
+    let result = match &chosen {
+        Chosen::Builtin(b) => {
+            let mut strategy = b.build(&params)?;
+            qf_engine::run_backtest(&config, &series, strategy.as_mut(), Some(&mut tick))?
+        }
+        Chosen::Tenant(t) => {
+            let pool = a.sandbox.pool()?;
+            let data = SharedData::new(series);
+            let run = t.backtest(&params, &config, &data, &pool, &mut tick)?;
+            if let Some(p) = &a.sandbox.log {
+                std::fs::write(p, &run.log)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+            }
+            sandbox = Some(serde_json::json!({
+                "tier": t.tier(),
+                "file": name,
+                "tenant_time_ms": run.tenant_time.as_secs_f64() * 1e3,
+                "log_bytes": run.log.len(),
+                "log_dropped_bytes": run.log_dropped,
+                "isolation": run.isolation,
+                "state_changes": run.result.states.len(),
+            }));
+            run.result
+        }
+    };
     bar.finish_and_clear();
+    let name = chosen.name();
+    let name = name.as_str();
 
     if let Some(p) = &a.trades {
         output::write_trades(p, &result)?;
@@ -99,10 +130,24 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     if a.json {
-        let v = output::backtest_json(&result, name, &params, &sources)?;
+        let mut v = output::backtest_json(&result, name, &params, &sources)?;
+        if let (Some(sb), Some(obj)) = (sandbox.as_ref(), v.as_object_mut()) {
+            obj.insert("sandbox".into(), sb.clone());
+        }
         println!("{}", serde_json::to_string(&v)?);
     } else {
         output::print_summary(&result, &sources);
+        if let Some(sb) = &sandbox {
+            println!(
+                "{:>24}  {} strategy, {:.0} ms in tenant code, {} state changes, {} bytes printed{}",
+                "sandbox",
+                sb["tier"].as_str().unwrap_or(""),
+                sb["tenant_time_ms"].as_f64().unwrap_or(0.0),
+                sb["state_changes"],
+                sb["log_bytes"],
+                a.sandbox.log.as_ref().map_or(String::new(), |p| format!(" (log: {})", p.display()))
+            );
+        }
         if let Some(p) = &a.report {
             println!("{:>24}  {}", "report", p.display());
         }

@@ -9,7 +9,11 @@ use serde::Serialize;
 
 use qf_core::{BarSeries, InstrumentId, Money, Price, Quantity};
 use qf_data::{LoadOptions, load_bars, sample_bars};
-use qf_engine::strategies::{BUILTINS, BuiltinStrategy, builtin};
+use qf_engine::strategies::{BUILTINS, BuiltinStrategy, Params, builtin};
+use qf_sandbox::limits::Limits;
+use qf_sandbox::pool::Pool;
+use qf_sandbox::tenant::{TenantStrategy, is_strategy_file};
+use std::time::Duration;
 use qf_engine::{BacktestConfig, FeeModel, FillModel, FillTiming, Sizing, Slippage};
 
 /// Where the bars come from.
@@ -238,6 +242,82 @@ impl EngineArgs {
         };
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// A strategy named on the command line: a built-in, or a tenant strategy file.
+pub enum Chosen {
+    /// A native built-in (`sma_cross`).
+    Builtin(&'static BuiltinStrategy),
+    /// A Python or rules file (`examples/python/sma_cross.py`).
+    Tenant(Box<TenantStrategy>),
+}
+
+impl Chosen {
+    /// A built-in by name, or a strategy file by path (`.py`, `.toml`, `.yaml`, `.yml`).
+    pub fn load(name: &str) -> anyhow::Result<Chosen> {
+        if is_strategy_file(name) {
+            let t = TenantStrategy::load(std::path::Path::new(name))
+                .map_err(|d| anyhow::anyhow!("{d}"))?;
+            return Ok(Chosen::Tenant(Box::new(t)));
+        }
+        find_strategy(name).map(Chosen::Builtin)
+    }
+
+    /// Defaults filled in and every given value checked.
+    pub fn resolve(&self, given: &[(String, f64)]) -> anyhow::Result<Params> {
+        Ok(match self {
+            Chosen::Builtin(b) => b.resolve(given)?,
+            Chosen::Tenant(t) => t.resolve(given)?,
+        })
+    }
+
+    /// The name shown in results.
+    pub fn name(&self) -> String {
+        match self {
+            Chosen::Builtin(b) => b.name.to_string(),
+            Chosen::Tenant(t) => t.name(),
+        }
+    }
+}
+
+/// Limits for tenant code (Python strategies run in a sandbox worker process).
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Longest one call of a Python strategy's on_bar may run, in milliseconds.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub call_ms: u64,
+    /// Longest a whole sandboxed run may take, in seconds (the worker is killed past it).
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    pub run_seconds: u64,
+    /// Memory of a sandbox worker, bars included, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_mb: usize,
+    /// Write what the strategy printed to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+impl SandboxArgs {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        if self.call_ms == 0 || self.run_seconds == 0 || self.memory_mb < 64 {
+            bail!("sandbox limits: --call-ms and --run-seconds must be positive and --memory-mb at least 64");
+        }
+        let run = Duration::from_secs(self.run_seconds);
+        Ok(Limits {
+            call_time: Duration::from_millis(self.call_ms),
+            run_cpu: run,
+            run_wall: run,
+            memory_bytes: self.memory_mb << 20,
+            ..Limits::default()
+        })
+    }
+
+    /// A pool of sandbox workers: this same binary in its hidden `sandbox-worker` mode.
+    pub fn pool(&self) -> anyhow::Result<Pool> {
+        let exe = std::env::current_exe().context("cannot find the qf executable to start sandbox workers")?;
+        Ok(Pool::new(exe, vec!["sandbox-worker".into()], self.limits()?))
     }
 }
 

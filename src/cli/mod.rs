@@ -27,9 +27,27 @@ enum Command {
     /// Inspect and convert market-data files.
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// List the built-in strategies and their parameters.
+    /// List built-in strategies; check strategy files.
     #[command(subcommand)]
     Strategy(strategy::StrategyCommand),
+    /// Internal: serve sandboxed strategy runs on stdin/stdout (started by qf itself).
+    #[command(hide = true)]
+    SandboxWorker(WorkerArgs),
+}
+
+/// Limits a sandbox worker is started with (see `qf_sandbox::limits::Limits`).
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[arg(long)]
+    call_ms: u64,
+    #[arg(long)]
+    run_cpu_s: u64,
+    #[arg(long)]
+    memory_mb: usize,
+    #[arg(long)]
+    recursion: usize,
+    #[arg(long)]
+    log_bytes: usize,
 }
 
 /// Runs the parsed command.
@@ -39,5 +57,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sweep(a) => sweep::run(a),
         Command::Data(c) => data::run(c),
         Command::Strategy(c) => strategy::run(c),
+        Command::SandboxWorker(w) => {
+            let limits = qf_sandbox::limits::Limits {
+                call_time: std::time::Duration::from_millis(w.call_ms),
+                run_cpu: std::time::Duration::from_secs(w.run_cpu_s),
+                memory_bytes: w.memory_mb << 20,
+                recursion: w.recursion,
+                log_bytes: w.log_bytes,
+                ..Default::default()
+            };
+            std::process::exit(qf_sandbox::worker::worker_main(limits))
+        }
     }
 }

@@ -11,7 +11,10 @@ use serde_json::json;
 
 use qf_engine::{Grid, GridAxis, Metrics, SweepRow, run_sweep};
 
-use super::inputs::{DataArgs, EngineArgs, find_strategy, parse_param};
+use qf_engine::StrategyError;
+use qf_sandbox::pool::SharedData;
+
+use super::inputs::{Chosen, DataArgs, EngineArgs, SandboxArgs, parse_param};
 use super::progress;
 
 #[derive(Debug, Args)]
@@ -20,6 +23,8 @@ pub struct SweepArgs {
     data: DataArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
     /// Sort data rows by time instead of rejecting out-of-order timestamps.
     #[arg(long)]
     sort_rows: bool,
@@ -67,7 +72,7 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
     if a.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
-    let builtin = find_strategy(&a.strategy)?;
+    let chosen = Chosen::load(&a.strategy)?;
     let grid = Grid {
         axes: a
             .grids
@@ -93,9 +98,9 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
         .map(|c| {
             let mut all = fixed.clone();
             all.extend(c);
-            builtin.resolve(&all)
+            chosen.resolve(&all)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let config = a.engine.config(false)?;
     a.data.sort = a.sort_rows;
     let (series, _) = a.data.load(false)?;
@@ -105,14 +110,34 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
 
     let bar = progress::bar(params.len() as u64, "runs");
     let started = Instant::now();
-    let rows = run_sweep(
-        &config,
-        &series,
-        params,
-        |p| builtin.build(p),
-        jobs,
-        &|done| bar.set_position(done as u64),
-    )?;
+    let rows = match &chosen {
+        Chosen::Builtin(b) => run_sweep(
+            &config,
+            &series,
+            params,
+            |p| b.build(p),
+            jobs,
+            &|done| bar.set_position(done as u64),
+        )?,
+        Chosen::Tenant(t) => {
+            // Python runs in sandbox workers, one per thread; each worker is sent the bars
+            // once and keeps them for its later runs.
+            let pool = a.sandbox.pool()?;
+            let data = SharedData::new(series);
+            run_sweep(
+                &config,
+                data.series(),
+                params,
+                |p| {
+                    t.instantiate(p, &config, &data, &pool, &mut |_| {})
+                        .map(|(s, _)| s)
+                        .map_err(|e| StrategyError::new(e.to_string()))
+                },
+                jobs,
+                &|done| bar.set_position(done as u64),
+            )?
+        }
+    };
     let elapsed = started.elapsed();
     bar.finish_and_clear();
 

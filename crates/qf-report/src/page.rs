@@ -43,6 +43,7 @@ pub(crate) fn render(result: &BacktestResult, meta: &ReportMeta) -> String {
     write_header(&mut out, result, meta, title);
     write_metrics(&mut out, &result.metrics);
     write_charts(&mut out, result);
+    write_states(&mut out, result);
     write_monthly(&mut out, result);
     write_trades(&mut out, result);
     let _ = write!(
@@ -472,6 +473,147 @@ fn write_trades(out: &mut String, result: &BacktestResult) {
             sign_class(t.return_pct),
             percent(t.return_pct, 2),
             grouped(u128::from(t.bars_held))
+        );
+    }
+    out.push_str("</tbody></table></div>\n</section>\n");
+}
+
+/// State changes listed in the table; the rest are counted in a note.
+const MAX_LISTED_STATES: usize = 200;
+/// Segments drawn in the state band; past this the band is left out.
+const MAX_BAND_SEGMENTS: usize = 5000;
+/// Fill colours of states, in order of first appearance.
+const STATE_COLOURS: [&str; 8] = [
+    "#cbd5e1", "#86efac", "#fca5a5", "#93c5fd", "#fde68a", "#c4b5fd", "#f9a8d4", "#99f6e4",
+];
+
+/// The strategy's state timeline: how long it spent in each state, a band over time, and
+/// every move with its reason (as the strategy gave it).
+fn write_states(out: &mut String, result: &BacktestResult) {
+    let changes = &result.states;
+    if changes.is_empty() {
+        return;
+    }
+    let bars = result.metrics.bars.max(1);
+    // Names in order of first appearance, and bars spent in each (per instrument, summed).
+    let mut names: Vec<&str> = Vec::new();
+    fn index<'a>(n: &'a str, names: &mut Vec<&'a str>) -> usize {
+        names.iter().position(|x| *x == n).unwrap_or_else(|| {
+            names.push(n);
+            names.len() - 1
+        })
+    }
+    let mut spent: Vec<u64> = Vec::new();
+    let mut entries: Vec<u64> = Vec::new();
+    let mut last: Vec<(u32, u64, usize)> = Vec::new(); // (instrument, since bar, state)
+    let names_ref = &mut names;
+    for c in changes.iter() {
+        let from = index(&c.from, names_ref);
+        let to = index(&c.to, names_ref);
+        spent.resize(names_ref.len(), 0);
+        entries.resize(names_ref.len(), 0);
+        let slot = match last.iter_mut().find(|l| l.0 == c.instrument.0) {
+            Some(s) => s,
+            None => {
+                last.push((c.instrument.0, 0, from));
+                last.last_mut().expect("just pushed")
+            }
+        };
+        spent[slot.2] += c.bar.saturating_sub(slot.1);
+        entries[to] += 1;
+        *slot = (c.instrument.0, c.bar, to);
+    }
+    for l in &last {
+        spent[l.2] += bars.saturating_sub(l.1);
+    }
+    let total: u64 = spent.iter().sum::<u64>().max(1);
+    let _ = writeln!(
+        out,
+        "<section>\n<h2>Strategy states <span class=\"count\">{} changes</span></h2>",
+        grouped(changes.len() as u128)
+    );
+    out.push_str(
+        "<table class=\"states\">\n<thead><tr><th>State</th><th>Entered</th><th>Bars in state</th>\
+         <th>Share of time</th></tr></thead>\n<tbody>\n",
+    );
+    for (k, n) in names.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<tr><td><span class=\"swatch\" style=\"background:{}\"></span>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            STATE_COLOURS[k % STATE_COLOURS.len()],
+            Escaped(n),
+            grouped(u128::from(entries[k])),
+            grouped(u128::from(spent[k])),
+            percent(spent[k] as f64 / total as f64, 1)
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    // The band: one instrument (the first that moved), state by bar index.
+    let first = changes[0].instrument;
+    let own: Vec<_> = changes.iter().filter(|c| c.instrument == first).collect();
+    if own.len() <= MAX_BAND_SEGMENTS {
+        let _ = writeln!(
+            out,
+            "<figure><svg class=\"state-band\" viewBox=\"0 0 1000 24\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"state over time of {}\">",
+            Escaped(
+                &result
+                    .instruments
+                    .get(first.index())
+                    .map_or(String::new(), |i| i.symbol.clone())
+            )
+        );
+        let mut start = 0u64;
+        let mut state = names.iter().position(|n| **n == *own[0].from).unwrap_or(0);
+        let span = result
+            .metrics
+            .bars
+            .max(own.last().map_or(1, |c| c.bar + 1)) as f64;
+        let seg = |from: u64, to: u64, state: usize, out: &mut String| {
+            let x0 = from as f64 / span * 1000.0;
+            let x1 = to as f64 / span * 1000.0;
+            if x1 > x0 {
+                let _ = write!(
+                    out,
+                    "<rect x=\"{x0:.2}\" y=\"0\" width=\"{:.2}\" height=\"24\" fill=\"{}\"/>",
+                    x1 - x0,
+                    STATE_COLOURS[state % STATE_COLOURS.len()]
+                );
+            }
+        };
+        for c in &own {
+            seg(start, c.bar, state, out);
+            start = c.bar;
+            state = names.iter().position(|n| **n == *c.to).unwrap_or(0);
+        }
+        seg(start, span as u64, state, out);
+        out.push_str("</svg><figcaption>State over the run, by bar.</figcaption></figure>\n");
+    }
+    if changes.len() > MAX_LISTED_STATES {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Showing the first {} of {} state changes.</p>",
+            grouped(MAX_LISTED_STATES as u128),
+            grouped(changes.len() as u128)
+        );
+    }
+    out.push_str(
+        "<div class=\"scroll\"><table class=\"state-changes\">\n<thead><tr><th>#</th><th>Time</th>\
+         <th>Instrument</th><th>From</th><th>To</th><th>Why</th></tr></thead>\n<tbody>\n",
+    );
+    for (k, c) in changes.iter().take(MAX_LISTED_STATES).enumerate() {
+        let symbol = result
+            .instruments
+            .get(c.instrument.index())
+            .map_or(String::new(), |i| i.symbol.clone());
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            k + 1,
+            c.ts,
+            Escaped(&symbol),
+            Escaped(&c.from),
+            Escaped(&c.to),
+            Escaped(&c.reason)
         );
     }
     out.push_str("</tbody></table></div>\n</section>\n");

@@ -458,3 +458,30 @@ fn golden_page_of_a_hand_built_result() {
         path.display()
     );
 }
+
+#[test]
+fn state_timeline_shows_time_in_each_state_and_every_reason() {
+    let mut r = hand_built();
+    let change = |bar: u64, from: &str, to: &str, why: &str| qf_engine::StateChange {
+        ts: ts("2021-06-01T00:00:00Z"),
+        bar,
+        instrument: InstrumentId(0),
+        from: from.into(),
+        to: to.into(),
+        reason: why.into(),
+    };
+    r.states = vec![
+        change(1, "flat", "long", "fast > slow <script>"),
+        change(4, "long", "flat", "stop hit"),
+    ];
+    let html = render_html(&r, &meta(vec![]));
+    assert!(html.contains("Strategy states <span class=\"count\">2 changes</span>"));
+    // 6 bars: flat 0..1 and 4..6 (3 bars, 50%), long 1..4 (3 bars, 50%).
+    assert!(html.contains("flat</td><td>1</td><td>3</td><td>50.0%</td>"), "{html}");
+    assert!(html.contains("long</td><td>1</td><td>3</td><td>50.0%</td>"));
+    assert!(html.contains("fast &gt; slow &lt;script&gt;"));
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("class=\"state-band\""));
+    // No states: no section.
+    assert!(!render_html(&hand_built(), &meta(vec![])).contains("Strategy states"));
+}

@@ -29,7 +29,7 @@ impl Diagnostic {
         let source_line = (line > 0)
             .then(|| source.lines().nth(line as usize - 1))
             .flatten()
-            .map(|l| l.trim_end().to_string());
+            .map(clip);
         Diagnostic {
             file: file.to_string(),
             line,
@@ -56,6 +56,15 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+}
+
+/// A source line for display: trailing space removed, cut to 160 characters.
+pub fn clip(line: &str) -> String {
+    let line = line.trim_end();
+    match line.char_indices().nth(160) {
+        Some((cut, _)) => format!("{} …", &line[..cut]),
+        None => line.to_string(),
     }
 }
 

@@ -14,3 +14,11 @@
 
 pub mod diag;
 pub mod indicator;
+pub mod limits;
+pub mod ops;
+pub mod python;
+pub mod rules;
+pub mod wire;
+pub mod worker;
+pub mod pool;
+pub mod tenant;

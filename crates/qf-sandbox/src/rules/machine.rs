@@ -1,0 +1,476 @@
+//! The compiled state machine: one copy per instrument, evaluated on every bar with no
+//! allocation, hashing or string work (names were resolved to indices by `build`).
+
+use std::sync::Arc;
+
+use qf_core::{Bar, InstrumentId, OrderId, Price, Quantity, Side, TimeInForce};
+use qf_engine::strategies::Params;
+use qf_engine::{Context, Line, OrderError, StartContext, Strategy, StrategyError};
+
+use super::ir::{Action, ActionKind, Cond, Field, Num, Operand, Series, arith, compare};
+use crate::indicator::IndicatorSpec;
+
+/// A transition ready to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub to: Option<u16>,
+    pub when: Cond,
+    pub reason: Arc<str>,
+    pub actions: Vec<Action>,
+}
+
+/// Where one instrument's machine is.
+#[derive(Debug, Clone)]
+struct Slot {
+    state: u16,
+    /// Bars of this instrument since the current state was entered, this one included.
+    bars_in_state: u64,
+    /// Bars still to skip after `wait(n)`.
+    wait: u64,
+    /// The previous bar of this instrument, kept only if an expression reads it.
+    prev_bar: Option<Bar>,
+}
+
+/// A rules file compiled for one set of parameter values: a [`Strategy`] the engine runs
+/// like a native one. Built by [`super::RulesProgram::build`].
+pub struct RulesStrategy {
+    pub(crate) file: Arc<str>,
+    pub(crate) params: Params,
+    /// Distinct indicators, registered once per instrument.
+    pub(crate) specs: Vec<IndicatorSpec>,
+    pub(crate) states: Vec<Arc<str>>,
+    pub(crate) initial: u16,
+    pub(crate) rules: Vec<Rule>,
+    /// For each state, the rules that may fire from it, in file order.
+    pub(crate) by_state: Vec<Vec<u16>>,
+    pub(crate) var_init: Vec<f64>,
+    pub(crate) uses_prev_bar: bool,
+    /// Lines of instrument `i` are `lines[i * specs.len()..][..specs.len()]`.
+    lines: Vec<Line>,
+    slots: Vec<Slot>,
+    /// Vars of instrument `i` are `vars[i * var_init.len()..][..var_init.len()]`.
+    vars: Vec<f64>,
+}
+
+impl std::fmt::Debug for RulesStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesStrategy")
+            .field("file", &self.file)
+            .field("states", &self.states)
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RulesStrategy {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        file: Arc<str>,
+        params: Params,
+        specs: Vec<IndicatorSpec>,
+        states: Vec<Arc<str>>,
+        initial: u16,
+        rules: Vec<Rule>,
+        by_state: Vec<Vec<u16>>,
+        var_init: Vec<f64>,
+        uses_prev_bar: bool,
+    ) -> Self {
+        RulesStrategy {
+            file,
+            params,
+            specs,
+            states,
+            initial,
+            rules,
+            by_state,
+            var_init,
+            uses_prev_bar,
+            lines: Vec::new(),
+            slots: Vec::new(),
+            vars: Vec::new(),
+        }
+    }
+}
+
+/// What expressions read on one bar of one instrument.
+struct Frame<'a, 'c> {
+    ctx: &'a Context<'c>,
+    lines: &'a [Line],
+    vars: &'a [f64],
+    slot: &'a Slot,
+}
+
+#[inline]
+fn field(bar: &Bar, f: Field) -> f64 {
+    match f {
+        Field::Open => bar.open.as_f64(),
+        Field::High => bar.high.as_f64(),
+        Field::Low => bar.low.as_f64(),
+        Field::Close => bar.close.as_f64(),
+        Field::Volume => bar.volume,
+    }
+}
+
+impl Frame<'_, '_> {
+    #[inline]
+    fn line(&self, k: u16) -> Option<Line> {
+        self.lines.get(k as usize).copied()
+    }
+
+    #[inline]
+    fn current(&self, s: Series) -> f64 {
+        match s {
+            Series::Field(f) => field(self.ctx.bar(), f),
+            Series::Line(k) => self
+                .line(k)
+                .and_then(|l| self.ctx.value(l))
+                .unwrap_or(f64::NAN),
+        }
+    }
+
+    #[inline]
+    fn previous(&self, s: Series) -> f64 {
+        match s {
+            Series::Field(f) => self.slot.prev_bar.as_ref().map_or(f64::NAN, |b| field(b, f)),
+            Series::Line(k) => self
+                .line(k)
+                .and_then(|l| self.ctx.previous(l))
+                .unwrap_or(f64::NAN),
+        }
+    }
+
+    fn num(&self, n: &Num) -> f64 {
+        match n {
+            Num::Const(x) => *x,
+            // Replaced by constants in `build`; never reached.
+            Num::Param(_) => f64::NAN,
+            Num::Field(f) => field(self.ctx.bar(), *f),
+            Num::Position => self.ctx.position(self.ctx.instrument()).as_f64(),
+            Num::Cash => self.ctx.cash().as_f64(),
+            Num::Equity => self.ctx.equity().as_f64(),
+            Num::BarsInState => self.slot.bars_in_state as f64,
+            Num::BarIndex => self.ctx.bar_index() as f64,
+            Num::Var(k) => self.vars.get(*k as usize).copied().unwrap_or(f64::NAN),
+            Num::Line(k) => self.current(Series::Line(*k)),
+            Num::Prev(s) => self.previous(*s),
+            Num::Neg(x) => -self.num(x),
+            Num::Abs(x) => self.num(x).abs(),
+            Num::Arith(op, a, b) => arith(*op, self.num(a), self.num(b)),
+        }
+    }
+
+    /// The previous and current value of one side of a crossing.
+    fn operand(&self, o: &Operand) -> (f64, f64) {
+        match o {
+            Operand::Series(s) => (self.previous(*s), self.current(*s)),
+            Operand::Level(n) => {
+                let x = self.num(n);
+                (x, x)
+            }
+        }
+    }
+
+    fn cond(&self, c: &Cond) -> bool {
+        match c {
+            Cond::Const(b) => *b,
+            Cond::CrossLines { above, a, b } => match (self.line(*a), self.line(*b)) {
+                (Some(a), Some(b)) if *above => self.ctx.crossed_above(a, b),
+                (Some(a), Some(b)) => self.ctx.crossed_below(a, b),
+                _ => false,
+            },
+            Cond::Cmp(op, a, b) => compare(*op, self.num(a), self.num(b)),
+            Cond::And(a, b) => self.cond(a) && self.cond(b),
+            Cond::Or(a, b) => self.cond(a) || self.cond(b),
+            Cond::Not(a) => !self.cond(a),
+            Cond::Cross { above, a, b } => {
+                let ((pa, a), (pb, b)) = (self.operand(a), self.operand(b));
+                if *above {
+                    qf_indicators::crossed_above(pa, pb, a, b)
+                } else {
+                    qf_indicators::crossed_below(pa, pb, a, b)
+                }
+            }
+            Cond::Ready(s) => !self.current(*s).is_nan(),
+        }
+    }
+}
+
+/// A runtime problem with one action: stops the run, naming the action and the bar.
+fn fail(ctx: &Context<'_>, a: &Action, what: impl std::fmt::Display) -> StrategyError {
+    let i = ctx.instrument();
+    let symbol = ctx
+        .instruments()
+        .get(i.index())
+        .map_or("?", |inst| inst.symbol.as_str());
+    StrategyError::new(format!(
+        "{}: `{}`: {what} (bar {} at {}, {symbol})",
+        a.at,
+        a.text,
+        ctx.bar_index(),
+        ctx.time()
+    ))
+}
+
+/// A quantity from an action argument, truncated to whole lots like
+/// `Context::order_target_percent`.
+fn quantity(ctx: &Context<'_>, a: &Action, x: f64, what: &str) -> Result<Quantity, StrategyError> {
+    if !x.is_finite() {
+        return Err(fail(ctx, a, format!("{what} is not a finite number ({x})")));
+    }
+    let precision = ctx
+        .instruments()
+        .get(ctx.instrument().index())
+        .map_or(0, |inst| inst.size_precision);
+    Quantity::from_f64(x, 9)
+        .map(|q| q.truncate_to(precision))
+        .ok_or_else(|| fail(ctx, a, format!("{what} {x} is out of range")))
+}
+
+/// A limit or stop price, rounded to the nearest tick; must be positive.
+fn price(ctx: &Context<'_>, a: &Action, x: f64) -> Result<Price, StrategyError> {
+    if !x.is_finite() {
+        return Err(fail(ctx, a, format!("price is not a finite number ({x})")));
+    }
+    let precision = ctx
+        .instruments()
+        .get(ctx.instrument().index())
+        .map_or(0, |inst| inst.price_precision);
+    let p = Price::from_f64(x, precision)
+        .ok_or_else(|| fail(ctx, a, format!("price {x} is out of range")))?;
+    if !p.is_positive() {
+        return Err(fail(
+            ctx,
+            a,
+            format!("price must be positive, got {x} (rounded to the tick: {p})"),
+        ));
+    }
+    Ok(p)
+}
+
+fn order<T>(ctx: &Context<'_>, a: &Action, r: Result<T, OrderError>) -> Result<(), StrategyError> {
+    r.map(|_| ()).map_err(|e| fail(ctx, a, e))
+}
+
+/// A signed quantity as a side and a positive size; `None` for zero.
+fn split(q: Quantity) -> Option<(Side, Quantity)> {
+    if q.is_zero() {
+        None
+    } else if q.is_positive() {
+        Some((Side::Buy, q))
+    } else {
+        Some((Side::Sell, q.abs()))
+    }
+}
+
+impl RulesStrategy {
+    /// Runs one action. Arguments are evaluated first (reading the state as it is after the
+    /// actions before it), then the order is placed.
+    fn run(
+        &mut self,
+        ctx: &mut Context<'_>,
+        rule: usize,
+        action: usize,
+        base: usize,
+    ) -> Result<(), StrategyError> {
+        let i = ctx.instrument();
+        let n_lines = self.specs.len();
+        let n_vars = self.var_init.len();
+        let a = &self.rules[rule].actions[action];
+        let frame = Frame {
+            ctx,
+            lines: self.lines.get(i.index() * n_lines..).unwrap_or(&[]),
+            vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
+            slot: &self.slots[i.index()],
+        };
+        let eval = |n: &Num| frame.num(n);
+        let (x, y) = match &a.kind {
+            ActionKind::TargetPercent(n)
+            | ActionKind::TargetQuantity(n)
+            | ActionKind::Buy(n)
+            | ActionKind::Sell(n)
+            | ActionKind::Set(_, n)
+            | ActionKind::Wait(n) => (eval(n), 0.0),
+            ActionKind::Limit(q, p) | ActionKind::Stop(q, p) => (eval(q), eval(p)),
+            _ => (0.0, 0.0),
+        };
+        drop(frame);
+        match &a.kind {
+            ActionKind::EnterLong => {
+                let r = ctx.enter_long(i);
+                order(ctx, a, r)
+            }
+            ActionKind::EnterShort => {
+                let r = ctx.enter_short(i);
+                order(ctx, a, r)
+            }
+            ActionKind::Close => {
+                let r = ctx.close_position(i);
+                order(ctx, a, r)
+            }
+            ActionKind::CancelAll => {
+                ctx.cancel_all(i);
+                Ok(())
+            }
+            ActionKind::TargetPercent(_) => {
+                if !x.is_finite() {
+                    return Err(fail(ctx, a, format!("fraction is not a finite number ({x})")));
+                }
+                let r = ctx.order_target_percent(i, x);
+                order(ctx, a, r)
+            }
+            ActionKind::TargetQuantity(_) => {
+                let q = quantity(ctx, a, x, "quantity")?;
+                let r = ctx.order_target_quantity(i, q);
+                order(ctx, a, r)
+            }
+            ActionKind::Buy(_) | ActionKind::Sell(_) => {
+                let buy = matches!(a.kind, ActionKind::Buy(_));
+                let q = quantity(ctx, a, x, "quantity")?;
+                if q.is_negative() {
+                    return Err(fail(
+                        ctx,
+                        a,
+                        format!(
+                            "quantity must not be negative, got {x}; use `{}` instead",
+                            if buy { "sell" } else { "buy" }
+                        ),
+                    ));
+                }
+                if q.is_zero() {
+                    return Ok(());
+                }
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let r = ctx.market(i, side, q);
+                order(ctx, a, r)
+            }
+            ActionKind::Limit(..) | ActionKind::Stop(..) => {
+                let q = quantity(ctx, a, x, "quantity")?;
+                let p = price(ctx, a, y)?;
+                let Some((side, q)) = split(q) else {
+                    return Ok(());
+                };
+                let r: Result<OrderId, OrderError> = if matches!(a.kind, ActionKind::Limit(..)) {
+                    ctx.limit(i, side, q, p, TimeInForce::Gtc)
+                } else {
+                    ctx.stop(i, side, q, p, TimeInForce::Gtc)
+                };
+                order(ctx, a, r)
+            }
+            ActionKind::Set(k, _) => {
+                if let Some(v) = self.vars.get_mut(base + *k as usize) {
+                    *v = x;
+                }
+                Ok(())
+            }
+            ActionKind::Wait(_) => {
+                if !(x.is_finite() && x >= 0.0) {
+                    return Err(fail(
+                        ctx,
+                        a,
+                        format!("bars to wait must be a number from 0 up, got {x}"),
+                    ));
+                }
+                // Whole bars; `as` saturates above u64::MAX.
+                self.slots[i.index()].wait = x as u64;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Strategy for RulesStrategy {
+    fn on_start(&mut self, ctx: &mut StartContext<'_>) -> Result<(), StrategyError> {
+        let n = ctx.instruments().len();
+        self.lines.clear();
+        for k in 0..n {
+            let i = InstrumentId(k as u32);
+            for spec in &self.specs {
+                let line = spec
+                    .register(ctx, i, &self.params)
+                    .map_err(|e| StrategyError::new(format!("{}: {e}", self.file)))?;
+                self.lines.push(line);
+            }
+        }
+        self.slots = vec![
+            Slot {
+                state: self.initial,
+                bars_in_state: 0,
+                wait: 0,
+                prev_bar: None,
+            };
+            n
+        ];
+        self.vars = self
+            .var_init
+            .iter()
+            .copied()
+            .cycle()
+            .take(n * self.var_init.len())
+            .collect();
+        Ok(())
+    }
+
+    #[inline]
+    fn on_bar(&mut self, ctx: &mut Context<'_>) -> Result<(), StrategyError> {
+        let i = ctx.instrument().index();
+        let Some(slot) = self.slots.get_mut(i) else {
+            return Ok(());
+        };
+        slot.bars_in_state += 1;
+        let result = if slot.wait > 0 {
+            slot.wait -= 1;
+            Ok(())
+        } else {
+            self.step(ctx, i)
+        };
+        if self.uses_prev_bar
+            && let Some(slot) = self.slots.get_mut(i)
+        {
+            slot.prev_bar = Some(*ctx.bar());
+        }
+        result
+    }
+}
+
+impl RulesStrategy {
+    /// Fires the first rule of the current state whose guard holds, if any.
+    #[inline]
+    fn step(&mut self, ctx: &mut Context<'_>, i: usize) -> Result<(), StrategyError> {
+        let n_lines = self.specs.len();
+        let n_vars = self.var_init.len();
+        let base = i * n_vars;
+        let state = self.slots[i].state;
+        let Some(candidates) = self.by_state.get(state as usize) else {
+            return Ok(());
+        };
+        let fired = {
+            let frame = Frame {
+                ctx,
+                lines: self.lines.get(i * n_lines..).unwrap_or(&[]),
+                vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
+                slot: &self.slots[i],
+            };
+            candidates
+                .iter()
+                .copied()
+                .find(|&r| frame.cond(&self.rules[r as usize].when))
+        };
+        let Some(r) = fired else {
+            return Ok(());
+        };
+        let r = r as usize;
+        for k in 0..self.rules[r].actions.len() {
+            self.run(ctx, r, k, base)?;
+        }
+        let rule = &self.rules[r];
+        if let Some(to) = rule.to {
+            let from = self.states[state as usize].clone();
+            let to_name = self.states[to as usize].clone();
+            ctx.change_state(from, to_name, rule.reason.clone());
+            let slot = &mut self.slots[i];
+            slot.state = to;
+            slot.bars_in_state = 0;
+        }
+        Ok(())
+    }
+}

@@ -99,8 +99,8 @@ fn yaml_alias_bomb_is_refused_without_expanding() {
 
 #[test]
 fn yaml_unquoted_wildcard_explains_the_quotes() {
-    let src = "states: [a, b]\ninitial: a\ntransitions:\n  - from: *a\n    to: b\n    when: \"true\"\n";
-    let d = expect("s.yaml", src, &[(4, 11, "YAML aliases")]);
+    let src = "states: [a, b]\ninitial: a\ntransitions:\n  - from: *\n    to: b\n    when: \"true\"\n";
+    let d = expect("s.yaml", src, &[(4, 11, "invalid YAML: while scanning an anchor or alias")]);
     assert!(help(&d[0]).contains("\"*\""), "{}", d[0]);
 }
 
@@ -144,7 +144,7 @@ fn deep_document_nesting_does_not_overflow() {
     assert_eq!(d[0].line, 1);
     let src = format!("x: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let d = diags("deep.yaml", &src);
-    assert!(d[0].message.contains("nested"), "{}", d[0]);
+    assert!(d[0].message.contains("recursion limit exceeded"), "{}", d[0]);
     assert_eq!(d[0].line, 1);
 }
 
@@ -154,10 +154,18 @@ fn huge_numbers() {
     expect(
         "n.toml",
         src,
-        &[(4, 7, "integer is too large"), (9, 17, "number `1e999` is too large")],
+        &[
+            (4, 7, "integer is too large"),
+            (5, 7, "parameter `inf` must be a finite number"),
+            (9, 17, "number `1e999` is too large"),
+        ],
     );
-    let src = "states = [\"a\"]\ninitial = \"a\"\n[params]\ninf = 1e999\n[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"true\"\n";
-    expect("n.toml", src, &[(4, 7, "parameter `inf` must be a finite number")]);
+    let src = "states: [a]\ninitial: a\nvars:\n  v: 99999999999999999999\n  w: .inf\ntransitions: []\n";
+    expect(
+        "n.yaml",
+        src,
+        &[(4, 6, "integer is too large"), (5, 6, "var `w` must be a finite number")],
+    );
 }
 
 #[test]
@@ -302,7 +310,7 @@ fn names_and_reserved_words() {
             (1, 17, "`b c` is not a valid state name"),
             (4, 1, "`close` is a bar field; choose another name for this indicator"),
             (7, 1, "`fast` is already declared as an indicator (at 5:1)"),
-            (12, 11, "`set` needs the name of a var first"),
+            (12, 12, "`close` is a bar field, not a var"),
             (12, 25, "`close` is an action: write `close()`"),
         ],
     );
@@ -315,7 +323,7 @@ fn set_only_sets_vars() {
         &toml_with("true", r#""set(fast, 1)", "set(stop_levle, 1)""#),
         &[
             (DO_LINE, 12, "`fast` is a parameter, not a var"),
-            (DO_LINE, 30, "unknown var `stop_levle`"),
+            (DO_LINE, 28, "unknown var `stop_levle`"),
         ],
     );
     assert_eq!(help(&d[1]), "did you mean `stop_level`?");
@@ -356,7 +364,7 @@ when = "close"
         src,
         &[
             (7, 7, "unknown state `lnog`"),
-            (8, 31, "unknown name `slow`"),
+            (8, 32, "unknown name `slow`"),
             (9, 8, "`buy` takes 1 argument, got 0"),
             (13, 9, "`when` needs a condition"),
         ],
@@ -379,17 +387,19 @@ fn too_many_states_transitions_and_indicators() {
     }
     expect("s.toml", &src, &[(3 + 4 * 256, 1, "too many transitions: at most 256")]);
 
-    let when: Vec<String> = (1..=65).map(|k| format!("sma(close, {k}) > 0")).collect();
-    let when = when.join(" or ");
-    let col = WHEN_COL + when.find("sma(close, 65)").unwrap() as u32;
-    // 2 declared + 63 inline = 65 > 64; the 63rd inline one is the 65th distinct.
-    let src = toml_with(&when, "");
-    let d = diags("s.toml", &src);
-    let _ = col;
-    assert_eq!(d.len(), 1, "{}", Diagnostics(d.clone()));
-    assert!(d[0].message.contains("too many indicators: at most 64"));
-    let at = WHEN_COL + when.find("sma(close, 63)").unwrap() as u32;
-    assert_eq!((d[0].line, d[0].col), (WHEN_LINE, at));
+    // 65 distinct indicators, five per guard: the 65th is refused where it is written.
+    let mut src = String::from("states = [\"a\"]\ninitial = \"a\"\n");
+    let mut last = String::new();
+    for t in 0..13 {
+        let terms: Vec<String> = (1..=5).map(|k| format!("sma(close, {}) > 0", t * 5 + k)).collect();
+        last = terms.join(" or ");
+        src.push_str(&format!("[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"{last}\"\n"));
+    }
+    let col = WHEN_COL + last.find("sma(close, 65)").unwrap() as u32;
+    expect("s.toml", &src, &[(6 + 4 * 12, col, "too many indicators: at most 64")]);
+    // The same indicator written many times is one.
+    let when = vec!["sma(close, 3) > 0"; 60].join(" or ");
+    assert!(check("s.toml", &toml_with(&when, "")).is_ok());
 }
 
 #[test]
@@ -409,7 +419,7 @@ fn bytes_that_are_not_utf8() {
     bytes.extend_from_slice(b"\"\n");
     let e = parse_bytes("s.toml", &bytes, Format::Toml).unwrap_err();
     assert_eq!(e.0.len(), 1);
-    assert!(e.0[0].message.contains("not UTF-8 text: byte 0xff at offset 27"), "{e}");
+    assert!(e.0[0].message.contains("not UTF-8 text: byte 0xff at offset 26"), "{e}");
     assert_eq!((e.0[0].line, e.0[0].col), (2, 12));
 }
 

@@ -175,11 +175,17 @@ pub fn check(file: &str, source: &str) -> Result<PythonProgram, Diagnostics> {
         spans: Vec::new(),
     };
     let hooks = c.hooks();
-    c.forbidden_names();
     c.imports();
     let assigned = c.top_level_assignments();
     let params = c.params(&assigned);
     let indicators = c.indicators(&assigned, &params);
+    // A declared parameter or indicator named like a builtin (`exit`) is a value, not it.
+    let declared: Vec<&str> = params
+        .iter()
+        .map(|p| &*p.name)
+        .chain(indicators.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    c.forbidden_names(&declared);
     let states = c.states(&assigned);
     c.reserved(&assigned, &params, &indicators);
     let has_execute = hooks.iter().any(|(n, ..)| n == "execute");
@@ -314,9 +320,12 @@ impl Checker<'_> {
         hooks
     }
 
-    fn forbidden_names(&mut self) {
+    fn forbidden_names(&mut self, declared: &[&str]) {
         let code = self.code.clone();
         for (word, at) in words(&code) {
+            if declared.contains(&word) {
+                continue;
+            }
             let after_dot = code[..at].trim_end().ends_with('.');
             if let Some((_, help)) = FORBIDDEN.iter().find(|(n, _)| *n == word) {
                 if !after_dot {

@@ -21,6 +21,9 @@ pub(crate) enum Kind {
     Null,
     /// A TOML date or time: never valid in a rules file, kept so it can be named.
     Datetime,
+    /// A value already reported as invalid (a number out of range); readers skip it
+    /// silently so one mistake is reported once.
+    Invalid,
     Seq(Vec<Node>),
     /// Entries in the order they were written.
     Map(Vec<Entry>),
@@ -43,6 +46,7 @@ impl Node {
             Kind::Bool(_) => "a boolean",
             Kind::Null => "an empty value",
             Kind::Datetime => "a date",
+            Kind::Invalid => "an invalid value",
             Kind::Seq(_) => "a list",
             Kind::Map(_) => map_word,
         }

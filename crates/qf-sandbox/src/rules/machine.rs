@@ -195,6 +195,15 @@ impl Frame<'_, '_> {
     }
 }
 
+/// A number for a message: plain when short, scientific when huge or tiny.
+fn show(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// A runtime problem with one action: stops the run, naming the action and the bar.
 fn fail(ctx: &Context<'_>, a: &Action, what: impl std::fmt::Display) -> StrategyError {
     let i = ctx.instrument();
@@ -215,7 +224,7 @@ fn fail(ctx: &Context<'_>, a: &Action, what: impl std::fmt::Display) -> Strategy
 /// `Context::order_target_percent`.
 fn quantity(ctx: &Context<'_>, a: &Action, x: f64, what: &str) -> Result<Quantity, StrategyError> {
     if !x.is_finite() {
-        return Err(fail(ctx, a, format!("{what} is not a finite number ({x})")));
+        return Err(fail(ctx, a, format!("{what} is not a finite number ({})", show(x))));
     }
     let precision = ctx
         .instruments()
@@ -223,25 +232,25 @@ fn quantity(ctx: &Context<'_>, a: &Action, x: f64, what: &str) -> Result<Quantit
         .map_or(0, |inst| inst.size_precision);
     Quantity::from_f64(x, 9)
         .map(|q| q.truncate_to(precision))
-        .ok_or_else(|| fail(ctx, a, format!("{what} {x} is out of range")))
+        .ok_or_else(|| fail(ctx, a, format!("{what} {} is out of range", show(x))))
 }
 
 /// A limit or stop price, rounded to the nearest tick; must be positive.
 fn price(ctx: &Context<'_>, a: &Action, x: f64) -> Result<Price, StrategyError> {
     if !x.is_finite() {
-        return Err(fail(ctx, a, format!("price is not a finite number ({x})")));
+        return Err(fail(ctx, a, format!("price is not a finite number ({})", show(x))));
     }
     let precision = ctx
         .instruments()
         .get(ctx.instrument().index())
         .map_or(0, |inst| inst.price_precision);
     let p = Price::from_f64(x, precision)
-        .ok_or_else(|| fail(ctx, a, format!("price {x} is out of range")))?;
+        .ok_or_else(|| fail(ctx, a, format!("price {} is out of range", show(x))))?;
     if !p.is_positive() {
         return Err(fail(
             ctx,
             a,
-            format!("price must be positive, got {x} (rounded to the tick: {p})"),
+            format!("price must be positive, got {} (rounded to the tick: {p})", show(x)),
         ));
     }
     Ok(p)
@@ -313,7 +322,7 @@ impl RulesStrategy {
             }
             ActionKind::TargetPercent(_) => {
                 if !x.is_finite() {
-                    return Err(fail(ctx, a, format!("fraction is not a finite number ({x})")));
+                    return Err(fail(ctx, a, format!("fraction is not a finite number ({})", show(x))));
                 }
                 let r = ctx.order_target_percent(i, x);
                 order(ctx, a, r)
@@ -331,7 +340,8 @@ impl RulesStrategy {
                         ctx,
                         a,
                         format!(
-                            "quantity must not be negative, got {x}; use `{}` instead",
+                            "quantity must not be negative, got {}; use `{}` instead",
+                            show(x),
                             if buy { "sell" } else { "buy" }
                         ),
                     ));
@@ -367,7 +377,7 @@ impl RulesStrategy {
                     return Err(fail(
                         ctx,
                         a,
-                        format!("bars to wait must be a number from 0 up, got {x}"),
+                        format!("bars to wait must be a number from 0 up, got {}", show(x)),
                     ));
                 }
                 // Whole bars; `as` saturates above u64::MAX.

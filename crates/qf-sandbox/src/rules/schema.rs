@@ -136,6 +136,9 @@ pub(crate) fn read(rep: &mut Reporter<'_>, root: &Node, map_word: &'static str) 
             "requires" => file.requires = r.texts(rep, value, "requires", true),
             "transitions" => {
                 let Kind::Seq(items) = &value.kind else {
+                    if reported(value) {
+                        continue;
+                    }
                     rep.error_help(
                         value.span.start,
                         format!(
@@ -200,7 +203,7 @@ struct Reader {
 impl Reader {
     fn text(&self, rep: &mut Reporter<'_>, node: &Node, what: &str) -> Option<Text> {
         let t = node.as_text();
-        if t.is_none() {
+        if t.is_none() && !reported(node) {
             rep.error(
                 node.span.start,
                 format!(
@@ -220,6 +223,7 @@ impl Reader {
                 .iter()
                 .filter_map(|i| self.text(rep, i, &format!("each of `{what}`")))
                 .collect(),
+            _ if reported(node) => Vec::new(),
             _ => {
                 rep.error(
                     node.span.start,
@@ -240,6 +244,7 @@ impl Reader {
                 rep.error(node.span.start, format!("{what} must be a finite number"));
                 None
             }
+            None if reported(node) => None,
             None => {
                 rep.error(
                     node.span.start,
@@ -256,6 +261,7 @@ impl Reader {
     fn entries<'n>(&self, rep: &mut Reporter<'_>, node: &'n Node, what: &str) -> &'n [Entry] {
         match &node.kind {
             Kind::Map(entries) => entries,
+            _ if reported(node) => &[],
             _ => {
                 rep.error(
                     node.span.start,
@@ -286,6 +292,7 @@ impl Reader {
                 p.default = self.number(rep, &e.value, &format!("parameter `{name}`"))?;
                 return Some(p);
             }
+            Kind::Invalid => return None,
             Kind::Map(fields) => {
                 let mut default = None;
                 let before = rep.count();
@@ -385,6 +392,9 @@ impl Reader {
 
     fn transition(&self, rep: &mut Reporter<'_>, node: &Node) -> Option<RawTransition> {
         let Kind::Map(fields) = &node.kind else {
+            if reported(node) {
+                return None;
+            }
             rep.error(
                 node.span.start,
                 format!(
@@ -451,6 +461,11 @@ impl Reader {
         }
         Some(t)
     }
+}
+
+/// Whether a value was already reported when the file was read.
+fn reported(node: &Node) -> bool {
+    matches!(node.kind, Kind::Invalid)
 }
 
 /// Whether `s` is a valid name: ASCII letters, digits and `_`, not starting with a digit.

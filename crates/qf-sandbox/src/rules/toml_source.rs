@@ -7,17 +7,18 @@ use super::MAX_DOCUMENT_DEPTH;
 use super::document::{Entry, Kind, Node};
 use super::locate::{Reporter, Text};
 
-/// Parses `source`; on a syntax error reports every error the parser recovered from.
+/// Parses `source`. A syntax error is reported alone: the parser can recover and go on, but
+/// what it reports after the first error is mostly the same mistake seen again.
 pub(crate) fn load(rep: &mut Reporter<'_>) -> Option<Node> {
     let source = rep.source;
-    let (root, errors) = DeTable::parse_recoverable(source);
-    if !errors.is_empty() {
-        for e in errors {
+    let root = match DeTable::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
             let at = e.span().map_or(0, |s| s.start);
             rep.error(at, format!("invalid TOML: {}", e.message().trim_end()));
+            return None;
         }
-        return None;
-    }
+    };
     let span = root.span();
     let table = root.into_inner();
     Some(Node {
@@ -59,7 +60,7 @@ fn node(rep: &mut Reporter<'_>, v: &Spanned<DeValue<'_>>, depth: usize) -> Optio
                 Ok(n) => Kind::Int(n),
                 Err(_) => {
                     rep.error(span.start, "integer is too large (beyond ±9.2e18)");
-                    return None;
+                    Kind::Invalid
                 }
             }
         }
@@ -67,7 +68,7 @@ fn node(rep: &mut Reporter<'_>, v: &Spanned<DeValue<'_>>, depth: usize) -> Optio
             Ok(x) => Kind::Float(x),
             Err(_) => {
                 rep.error(span.start, "not a valid number");
-                return None;
+                Kind::Invalid
             }
         },
         DeValue::Boolean(b) => Kind::Bool(*b),

@@ -960,6 +960,16 @@ impl Checker<'_, '_> {
                 );
                 None
             }
+            None if builtin_kind(n).is_some() => {
+                let kind = builtin_kind(n).unwrap_or("built in");
+                self.error(
+                    t,
+                    e.span.start,
+                    format!("`{n}` is {kind}, not a var; only vars can be set"),
+                    None,
+                );
+                None
+            }
             None => {
                 let vars: Vec<&str> = self
                     .names

@@ -64,14 +64,19 @@ pub(crate) fn load(rep: &mut Reporter<'_>) -> Option<Node> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut documents = 0;
-    let errors_before = rep.count();
+    let mut fatal = false;
     while let Some(event) = parser.next_event() {
         let (event, span) = match event {
             Ok(e) => e,
             Err(e) => {
-                rep.error(
+                let help = e.info().contains("anchor").then(|| {
+                    "YAML reads `*` as an alias; for the wildcard state write `\"*\"` in quotes"
+                        .to_string()
+                });
+                rep.error_help(
                     offsets.byte(e.marker().index()),
                     format!("invalid YAML: {}", e.info()),
+                    help,
                 );
                 return None;
             }
@@ -100,7 +105,7 @@ pub(crate) fn load(rep: &mut Reporter<'_>) -> Option<Node> {
                 );
                 (
                     Node {
-                        kind: Kind::Null,
+                        kind: Kind::Invalid,
                         span,
                     },
                     None,
@@ -151,9 +156,9 @@ pub(crate) fn load(rep: &mut Reporter<'_>) -> Option<Node> {
                 continue;
             }
         };
-        attach(rep, &mut stack, &mut root, node, scalar);
+        fatal |= !attach(rep, &mut stack, &mut root, node, scalar);
     }
-    if rep.count() > errors_before {
+    if fatal {
         return None;
     }
     Some(root.unwrap_or(Node {
@@ -163,13 +168,14 @@ pub(crate) fn load(rep: &mut Reporter<'_>) -> Option<Node> {
 }
 
 /// Puts a finished value where it belongs: the root, a list, or a mapping's key or value.
+/// `false` if it cannot be placed (a key that is not a plain name).
 fn attach(
     rep: &mut Reporter<'_>,
     stack: &mut [Frame],
     root: &mut Option<Node>,
     node: Node,
     scalar: Option<String>,
-) {
+) -> bool {
     match stack.last_mut() {
         None => *root = Some(node),
         Some(Frame::Seq { items, .. }) => items.push(node),
@@ -179,12 +185,9 @@ fn attach(
                 value: node,
             }),
             None => {
-                let name = match scalar {
-                    Some(s) => s,
-                    None => {
-                        rep.error(node.span.start, "a key must be a plain name");
-                        "?".to_string()
-                    }
+                let Some(name) = scalar else {
+                    rep.error(node.span.start, "a key must be a plain name");
+                    return false;
                 };
                 if let Some(first) = entries.iter().find(|e| e.key.value == name) {
                     let (l, c) = crate::diag::line_col(rep.source, first.key.span.start);
@@ -200,6 +203,7 @@ fn attach(
             }
         },
     }
+    true
 }
 
 /// Types a scalar: plain ones by the YAML 1.2 core schema, others as strings. A number out
@@ -219,14 +223,14 @@ fn scalar(rep: &mut Reporter<'_>, text: &str, style: ScalarStyle, at: usize) -> 
             Ok(n) => Kind::Int(n),
             Err(_) => {
                 rep.error(at, "integer is too large (beyond ±9.2e18)");
-                Kind::Null
+                Kind::Invalid
             }
         },
         _ if is_float(text) => match text.parse::<f64>() {
             Ok(x) => Kind::Float(x),
             Err(_) => {
                 rep.error(at, "not a valid number");
-                Kind::Null
+                Kind::Invalid
             }
         },
         _ => Kind::Str(text.to_string()),

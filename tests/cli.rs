@@ -1,7 +1,6 @@
 //! The `qf` command line, driven as a user drives it: real files, real process, exit codes,
 //! stdout and stderr.
 
-
 use serde_json::Value;
 
 mod common;

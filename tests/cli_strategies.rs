@@ -54,7 +54,10 @@ fn check_reports_every_problem_with_file_line_and_column() {
     // Syntax errors come from the interpreter, run in a sandbox worker.
     let syntax = d.file("syntax.py", "def on_bar():\n    return (1 +\n");
     let err = fails(&["strategy", "check", &syntax]);
-    assert!(err.contains("syntax.py:") && err.contains("SyntaxError"), "{err}");
+    assert!(
+        err.contains("syntax.py:") && err.contains("SyntaxError"),
+        "{err}"
+    );
     // JSON for tools and the API.
     let out = common::qf(&["strategy", "check", &bad, "--json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -67,14 +70,39 @@ fn check_reports_every_problem_with_file_line_and_column() {
 fn python_rules_and_native_sma_cross_agree_through_the_cli() {
     let d = Dir::new();
     let data = d.file("bars.csv", &walk_csv(20_000, 5, None));
-    let native = json(&["backtest", "--data", &data, "--strategy", "sma_cross", "--param", "fast=10", "--param", "slow=30", "--json"]);
+    let native = json(&[
+        "backtest",
+        "--data",
+        &data,
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=30",
+        "--json",
+    ]);
     assert!(native["trades"].as_u64().unwrap() > 100);
     for file in [PY_SMA, RULES_SMA, "examples/rules/sma_cross.yaml"] {
         let v = json(&["backtest", "--data", &data, "--strategy", file, "--json"]);
-        for key in ["trades", "final_equity_exact", "final_cash", "fees", "max_drawdown", "sharpe"] {
+        for key in [
+            "trades",
+            "final_equity_exact",
+            "final_cash",
+            "fees",
+            "max_drawdown",
+            "sharpe",
+        ] {
             assert_eq!(v[key], native[key], "{file}: {key}");
         }
-        assert_eq!(v["sandbox"]["tier"], if file.ends_with(".py") { "python" } else { "rules" });
+        assert_eq!(
+            v["sandbox"]["tier"],
+            if file.ends_with(".py") {
+                "python"
+            } else {
+                "rules"
+            }
+        );
     }
 }
 
@@ -84,9 +112,18 @@ fn a_python_runtime_error_is_reported_in_the_tenants_terms() {
     let data = d.file("bars.csv", &walk_csv(500, 3, None));
     let s = d.file("boom.py", "def on_bar():\n    if bar_index == 123:\n        return {'target_percent': 1 / 0}\n    return None\n");
     let err = fails(&["backtest", "--data", &data, "--strategy", &s]);
-    assert!(err.contains("ZeroDivisionError: division by zero — "), "{err}");
-    assert!(err.contains("boom.py line 3, in on_bar (bar 123 at "), "{err}");
-    assert!(err.contains("3 |         return {'target_percent': 1 / 0}"), "{err}");
+    assert!(
+        err.contains("ZeroDivisionError: division by zero — "),
+        "{err}"
+    );
+    assert!(
+        err.contains("boom.py line 3, in on_bar (bar 123 at "),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 |         return {'target_percent': 1 / 0}"),
+        "{err}"
+    );
     assert!(!err.contains(".rs:") && !err.contains("panicked"), "{err}");
 }
 
@@ -94,18 +131,61 @@ fn a_python_runtime_error_is_reported_in_the_tenants_terms() {
 fn sweeps_run_over_a_python_strategys_declared_parameters() {
     let d = Dir::new();
     let data = d.file("bars.csv", &walk_csv(5_000, 9, None));
-    let grid = ["--grid", "fast=5..15:5", "--grid", "slow=20..40:10", "--json", "--top", "9"];
-    let native: Value = serde_json::from_str(&ok(&[&["sweep", "--data", &data, "--strategy", "sma_cross"][..], &grid[..]].concat())).unwrap();
-    let python: Value = serde_json::from_str(&ok(&[&["sweep", "--data", &data, "--strategy", PY_SMA, "--jobs", "2"][..], &grid[..]].concat())).unwrap();
+    let grid = [
+        "--grid",
+        "fast=5..15:5",
+        "--grid",
+        "slow=20..40:10",
+        "--json",
+        "--top",
+        "9",
+    ];
+    let native: Value = serde_json::from_str(&ok(&[
+        &["sweep", "--data", &data, "--strategy", "sma_cross"][..],
+        &grid[..],
+    ]
+    .concat()))
+    .unwrap();
+    let python: Value = serde_json::from_str(&ok(&[
+        &[
+            "sweep",
+            "--data",
+            &data,
+            "--strategy",
+            PY_SMA,
+            "--jobs",
+            "2",
+        ][..],
+        &grid[..],
+    ]
+    .concat()))
+    .unwrap();
     assert_eq!(python["combinations"], 9);
     for k in 0..9 {
         let (n, p) = (&native["top"][k], &python["top"][k]);
         assert_eq!(n["params"]["fast"], p["params"]["fast"]);
         assert_eq!(n["params"]["slow"], p["params"]["slow"]);
-        assert_eq!(n["metrics"]["final_equity_exact"], p["metrics"]["final_equity_exact"], "row {k}");
+        assert_eq!(
+            n["metrics"]["final_equity_exact"], p["metrics"]["final_equity_exact"],
+            "row {k}"
+        );
     }
-    let err = fails(&[&["sweep", "--data", &data, "--strategy", PY_SMA, "--grid", "fats=5..15:5"][..]].concat());
-    assert!(err.contains("no parameter `fats`") && err.contains("fast, slow"), "{err}");
+    let err = fails(
+        &[&[
+            "sweep",
+            "--data",
+            &data,
+            "--strategy",
+            PY_SMA,
+            "--grid",
+            "fats=5..15:5",
+        ][..]]
+        .concat(),
+    );
+    assert!(
+        err.contains("no parameter `fats`") && err.contains("fast, slow"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -118,11 +198,27 @@ fn printed_output_goes_to_a_bounded_log_and_states_to_the_report() {
     );
     let log = d.path("run.log");
     let report = d.path("r.html");
-    let out = ok(&["backtest", "--data", &data, "--strategy", &s, "--log", log.to_str().unwrap(), "--report", report.to_str().unwrap()]);
-    assert!(out.contains("python strategy") && out.contains("1 state changes"), "{out}");
+    let out = ok(&[
+        "backtest",
+        "--data",
+        &data,
+        "--strategy",
+        &s,
+        "--log",
+        log.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("python strategy") && out.contains("1 state changes"),
+        "{out}"
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 4, "{text}");
-    assert!(text.starts_with("[bar 0 ") && text.lines().nth(1).unwrap().ends_with("] checkpoint 500"), "{text}");
+    assert!(
+        text.starts_with("[bar 0 ") && text.lines().nth(1).unwrap().ends_with("] checkpoint 500"),
+        "{text}"
+    );
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("Strategy states") && html.contains("it is bar 100"));
 }

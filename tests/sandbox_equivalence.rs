@@ -10,7 +10,11 @@ use qf_sandbox::pool::{Pool, SharedData};
 use qf_sandbox::tenant::TenantStrategy;
 
 fn pool() -> Pool {
-    Pool::new(env!("CARGO_BIN_EXE_qf"), vec!["sandbox-worker".into()], Limits::default())
+    Pool::new(
+        env!("CARGO_BIN_EXE_qf"),
+        vec!["sandbox-worker".into()],
+        Limits::default(),
+    )
 }
 
 fn native(config: &BacktestConfig, data: &SharedData, fast: f64, slow: f64) -> BacktestResult {
@@ -39,7 +43,12 @@ fn native_rules_and_python_sma_cross_trade_identically() {
         "examples/rules/sma_cross.toml",
         "examples/rules/sma_cross.yaml",
     ]
-    .map(|f| (f, TenantStrategy::load(std::path::Path::new(f)).unwrap_or_else(|d| panic!("{d}"))));
+    .map(|f| {
+        (
+            f,
+            TenantStrategy::load(std::path::Path::new(f)).unwrap_or_else(|d| panic!("{d}")),
+        )
+    });
     for config in [&fixed, &percent] {
         for (fast, slow) in [(10.0, 30.0), (5.0, 50.0), (20.0, 100.0)] {
             let want = native(config, &data, fast, slow);
@@ -56,7 +65,10 @@ fn native_rules_and_python_sma_cross_trade_identically() {
                 assert_eq!(got.trades, want.trades, "trades of {what}");
                 assert_eq!(got.fills, want.fills, "fills of {what}");
                 assert_eq!(got.equity, want.equity, "equity of {what}");
-                assert_eq!(got.metrics.final_equity_exact, want.metrics.final_equity_exact, "{what}");
+                assert_eq!(
+                    got.metrics.final_equity_exact, want.metrics.final_equity_exact,
+                    "{what}"
+                );
                 // Both tiers record a state timeline: flat -> long -> flat ...
                 assert!(got.states.len() >= want.trades.len(), "{what}");
                 assert!(got.states.iter().all(|c| *c.from != *c.to), "{what}");
@@ -64,8 +76,10 @@ fn native_rules_and_python_sma_cross_trade_identically() {
         }
     }
     // With a fixed size the quantity is exactly the configured one.
-    assert!(native(&fixed, &data, 10.0, 30.0)
-        .trades
-        .iter()
-        .all(|t| t.quantity == Quantity::from_int(1)));
+    assert!(
+        native(&fixed, &data, 10.0, 30.0)
+            .trades
+            .iter()
+            .all(|t| t.quantity == Quantity::from_int(1))
+    );
 }

@@ -145,7 +145,10 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
                 sb["tenant_time_ms"].as_f64().unwrap_or(0.0),
                 sb["state_changes"],
                 sb["log_bytes"],
-                a.sandbox.log.as_ref().map_or(String::new(), |p| format!(" (log: {})", p.display()))
+                a.sandbox
+                    .log
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" (log: {})", p.display()))
             );
         }
         if let Some(p) = &a.report {

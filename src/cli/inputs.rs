@@ -10,11 +10,11 @@ use serde::Serialize;
 use qf_core::{BarSeries, InstrumentId, Money, Price, Quantity};
 use qf_data::{LoadOptions, load_bars, sample_bars};
 use qf_engine::strategies::{BUILTINS, BuiltinStrategy, Params, builtin};
+use qf_engine::{BacktestConfig, FeeModel, FillModel, FillTiming, Sizing, Slippage};
 use qf_sandbox::limits::Limits;
 use qf_sandbox::pool::Pool;
 use qf_sandbox::tenant::{TenantStrategy, is_strategy_file};
 use std::time::Duration;
-use qf_engine::{BacktestConfig, FeeModel, FillModel, FillTiming, Sizing, Slippage};
 
 /// Where the bars come from.
 #[derive(Debug, Args)]
@@ -302,7 +302,9 @@ impl SandboxArgs {
     /// The limits these flags describe.
     pub fn limits(&self) -> anyhow::Result<Limits> {
         if self.call_ms == 0 || self.run_seconds == 0 || self.memory_mb < 64 {
-            bail!("sandbox limits: --call-ms and --run-seconds must be positive and --memory-mb at least 64");
+            bail!(
+                "sandbox limits: --call-ms and --run-seconds must be positive and --memory-mb at least 64"
+            );
         }
         let run = Duration::from_secs(self.run_seconds);
         Ok(Limits {
@@ -316,8 +318,13 @@ impl SandboxArgs {
 
     /// A pool of sandbox workers: this same binary in its hidden `sandbox-worker` mode.
     pub fn pool(&self) -> anyhow::Result<Pool> {
-        let exe = std::env::current_exe().context("cannot find the qf executable to start sandbox workers")?;
-        Ok(Pool::new(exe, vec!["sandbox-worker".into()], self.limits()?))
+        let exe = std::env::current_exe()
+            .context("cannot find the qf executable to start sandbox workers")?;
+        Ok(Pool::new(
+            exe,
+            vec!["sandbox-worker".into()],
+            self.limits()?,
+        ))
     }
 }
 

@@ -91,12 +91,19 @@ fn check(file: &std::path::Path, as_json: bool, sandbox: &SandboxArgs) -> anyhow
         }
         Err(problems) => {
             if as_json {
-                println!("{}", serde_json::to_string(&json!({"ok": false, "problems": problems}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&json!({"ok": false, "problems": problems}))?
+                );
             } else {
                 for p in &problems {
                     eprintln!("{p}\n");
                 }
-                eprintln!("{} problem{} found", problems.len(), if problems.len() == 1 { "" } else { "s" });
+                eprintln!(
+                    "{} problem{} found",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                );
             }
             std::process::exit(1);
         }

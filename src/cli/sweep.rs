@@ -111,14 +111,9 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
     let bar = progress::bar(params.len() as u64, "runs");
     let started = Instant::now();
     let rows = match &chosen {
-        Chosen::Builtin(b) => run_sweep(
-            &config,
-            &series,
-            params,
-            |p| b.build(p),
-            jobs,
-            &|done| bar.set_position(done as u64),
-        )?,
+        Chosen::Builtin(b) => run_sweep(&config, &series, params, |p| b.build(p), jobs, &|done| {
+            bar.set_position(done as u64)
+        })?,
         Chosen::Tenant(t) => {
             // Python runs in sandbox workers, one per thread; each worker is sent the bars
             // once and keeps them for its later runs.

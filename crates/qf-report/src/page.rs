@@ -564,10 +564,7 @@ fn write_states(out: &mut String, result: &BacktestResult) {
         );
         let mut start = 0u64;
         let mut state = names.iter().position(|n| **n == *own[0].from).unwrap_or(0);
-        let span = result
-            .metrics
-            .bars
-            .max(own.last().map_or(1, |c| c.bar + 1)) as f64;
+        let span = result.metrics.bars.max(own.last().map_or(1, |c| c.bar + 1)) as f64;
         let seg = |from: u64, to: u64, state: usize, out: &mut String| {
             let x0 = from as f64 / span * 1000.0;
             let x1 = to as f64 / span * 1000.0;

@@ -477,7 +477,10 @@ fn state_timeline_shows_time_in_each_state_and_every_reason() {
     let html = render_html(&r, &meta(vec![]));
     assert!(html.contains("Strategy states <span class=\"count\">2 changes</span>"));
     // 6 bars: flat 0..1 and 4..6 (3 bars, 50%), long 1..4 (3 bars, 50%).
-    assert!(html.contains("flat</td><td>1</td><td>3</td><td>50.0%</td>"), "{html}");
+    assert!(
+        html.contains("flat</td><td>1</td><td>3</td><td>50.0%</td>"),
+        "{html}"
+    );
     assert!(html.contains("long</td><td>1</td><td>3</td><td>50.0%</td>"));
     assert!(html.contains("fast &gt; slow &lt;script&gt;"));
     assert!(!html.contains("<script>"));

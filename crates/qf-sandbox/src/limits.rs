@@ -144,7 +144,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (k, c) in s.chars().enumerate() {
-        if k > 0 && (s.len() - k) % 3 == 0 {
+        if k > 0 && (s.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -187,7 +187,10 @@ mod tests {
             col: 12,
             function: Some("on_bar".into()),
             source_line: Some("    x = 1 / 0".into()),
-            bar: Some((1284, Timestamp::parse_rfc3339("2024-03-01T14:30:00Z").unwrap())),
+            bar: Some((
+                1284,
+                Timestamp::parse_rfc3339("2024-03-01T14:30:00Z").unwrap(),
+            )),
         };
         assert_eq!(
             f.to_string(),

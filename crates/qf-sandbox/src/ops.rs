@@ -161,7 +161,10 @@ pub fn write_ops(w: &mut Writer, ops: &[Recorded]) {
                 kind,
                 tif,
             } => {
-                w.u8(5).u8(side_code(*side)).i64(quantity.raw()).u8(tif_code(*tif));
+                w.u8(5)
+                    .u8(side_code(*side))
+                    .i64(quantity.raw())
+                    .u8(tif_code(*tif));
                 match kind {
                     OrderKind::Market => w.u8(0).i64(0).i64(0),
                     OrderKind::Limit { price } => w.u8(1).i64(price.raw()).i64(0),
@@ -203,7 +206,11 @@ pub fn read_ops(r: &mut Reader<'_>) -> Result<Vec<Recorded>, Malformed> {
                     2 => TimeInForce::Ioc,
                     _ => return Err(Malformed("time in force")),
                 };
-                let (tag, a, b) = (r.u8()?, Price::from_raw(r.i64()?), Price::from_raw(r.i64()?));
+                let (tag, a, b) = (
+                    r.u8()?,
+                    Price::from_raw(r.i64()?),
+                    Price::from_raw(r.i64()?),
+                );
                 let kind = match tag {
                     0 => OrderKind::Market,
                     1 => OrderKind::Limit { price: a },

@@ -16,7 +16,7 @@ use qf_engine::strategies::Params;
 use crate::limits::{FailureKind, Limits, RunFailure};
 use crate::ops::{Recorded, read_ops};
 use crate::python::PythonProgram;
-use crate::wire::{Reader, Writer, read_frame, write_frame};
+use crate::wire::{MAX_REPLY, Reader, Writer, read_frame, write_frame};
 use crate::worker::{
     EXIT_CALL_TIMEOUT, EXIT_OUT_OF_MEMORY, Isolation, REQ_CHECK, REQ_RUN, RESP_FAIL, RESP_HELLO,
     RESP_OK, RESP_PROGRESS,
@@ -121,10 +121,15 @@ impl Pool {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| crash(format!("cannot start a sandbox worker ({}): {e}", self.program.display())))?;
+            .map_err(|e| {
+                crash(format!(
+                    "cannot start a sandbox worker ({}): {e}",
+                    self.program.display()
+                ))
+            })?;
         let stdin = child.stdin.take().expect("piped");
         let mut stdout = child.stdout.take().expect("piped");
-        let hello = read_frame(&mut stdout).ok().flatten();
+        let hello = read_frame(&mut stdout, MAX_REPLY).ok().flatten();
         let isolation = hello
             .as_deref()
             .and_then(|h| {
@@ -177,7 +182,10 @@ impl Pool {
         for _ in 0..n {
             fresh.push(self.spawn()?);
         }
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).extend(fresh);
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(fresh);
         Ok(())
     }
 
@@ -249,7 +257,7 @@ impl Pool {
         let reply = (|| {
             write_frame(&mut worker.stdin, &request).ok()?;
             loop {
-                let frame = read_frame(&mut worker.stdout).ok()??;
+                let frame = read_frame(&mut worker.stdout, MAX_REPLY).ok()??;
                 if frame.first() == Some(&RESP_PROGRESS) {
                     let mut r = Reader::new(&frame[1..]);
                     progress(r.u64().ok()?);
@@ -274,7 +282,9 @@ impl Pool {
             Err(why) => {
                 let _ = worker.child.kill();
                 let _ = worker.child.wait();
-                Err(crash(format!("the sandbox worker sent a malformed reply ({why})")))
+                Err(crash(format!(
+                    "the sandbox worker sent a malformed reply ({why})"
+                )))
             }
         }
     }
@@ -286,19 +296,46 @@ impl Pool {
         let signal = status.and_then(|s| s.signal());
         let l = &self.limits;
         let (kind, msg) = if wall_killed {
-            (FailureKind::Limit, format!("wall-clock limit exceeded: the run took longer than {} s and was stopped", l.run_wall.as_secs_f64()))
+            (
+                FailureKind::Limit,
+                format!(
+                    "wall-clock limit exceeded: the run took longer than {} s and was stopped",
+                    l.run_wall.as_secs_f64()
+                ),
+            )
         } else if code == Some(EXIT_OUT_OF_MEMORY) {
-            (FailureKind::Limit, format!("memory limit exceeded: the run needed more than {} MiB", l.memory_bytes >> 20))
+            (
+                FailureKind::Limit,
+                format!(
+                    "memory limit exceeded: the run needed more than {} MiB",
+                    l.memory_bytes >> 20
+                ),
+            )
         } else if code == Some(EXIT_CALL_TIMEOUT) {
-            (FailureKind::Limit, format!("time limit exceeded: one call ran far past its {} ms limit in an operation that cannot be interrupted (such as a huge power or repetition)", l.call_time.as_millis()))
+            (
+                FailureKind::Limit,
+                format!(
+                    "time limit exceeded: one call ran far past its {} ms limit in an operation that cannot be interrupted (such as a huge power or repetition)",
+                    l.call_time.as_millis()
+                ),
+            )
         } else if signal == Some(libc::SIGXCPU) {
-            (FailureKind::Limit, "CPU-time limit of the sandbox worker exceeded".to_string())
+            (
+                FailureKind::Limit,
+                "CPU-time limit of the sandbox worker exceeded".to_string(),
+            )
         } else if signal == Some(libc::SIGSEGV) || signal == Some(libc::SIGBUS) {
             (FailureKind::Crash, "the interpreter crashed (stack overflow or memory fault); the run was stopped and nothing else was affected".to_string())
         } else if signal == Some(libc::SIGABRT) {
             (FailureKind::Crash, "the interpreter aborted (usually a memory allocation that could not be satisfied); the run was stopped and nothing else was affected".to_string())
         } else {
-            (FailureKind::Crash, format!("the sandbox worker stopped unexpectedly ({}); the run was stopped and nothing else was affected", status.map_or("unknown status".to_string(), |s| s.to_string())))
+            (
+                FailureKind::Crash,
+                format!(
+                    "the sandbox worker stopped unexpectedly ({}); the run was stopped and nothing else was affected",
+                    status.map_or("unknown status".to_string(), |s| s.to_string())
+                ),
+            )
         };
         let mut f = RunFailure::new(kind, file, msg);
         if kind == FailureKind::Limit {
@@ -310,7 +347,12 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for mut w in self.idle.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for mut w in self
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             let _ = w.child.kill();
             let _ = w.child.wait();
         }
@@ -321,7 +363,10 @@ fn crash(msg: String) -> RunFailure {
     RunFailure::new(FailureKind::Crash, "", msg)
 }
 
-fn decode(frame: &[u8], isolation: Isolation) -> Result<Result<RunOutput, RunFailure>, &'static str> {
+fn decode(
+    frame: &[u8],
+    isolation: Isolation,
+) -> Result<Result<RunOutput, RunFailure>, &'static str> {
     let mut r = Reader::new(frame);
     match r.u8().map_err(|m| m.0)? {
         RESP_OK if r.done() => Ok(Ok(RunOutput {

@@ -27,7 +27,9 @@ pub enum TenantStrategy {
 /// Whether `name` names a strategy file rather than a built-in.
 pub fn is_strategy_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".py", ".toml", ".yaml", ".yml"].iter().any(|e| lower.ends_with(e))
+    [".py", ".toml", ".yaml", ".yml"]
+        .iter()
+        .any(|e| lower.ends_with(e))
 }
 
 /// A run that could not finish.

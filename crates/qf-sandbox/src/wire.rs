@@ -22,8 +22,12 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     w.flush()
 }
 
-/// Reads one frame; `Ok(None)` at a clean end of stream.
-pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+/// Largest reply the parent accepts from a worker (orders, log): a compromised worker must
+/// not make the parent allocate at will.
+pub const MAX_REPLY: usize = 512 << 20;
+
+/// Reads one frame of at most `max` bytes; `Ok(None)` at a clean end of stream.
+pub fn read_frame(r: &mut impl Read, max: usize) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len) {
         Ok(()) => {}
@@ -31,15 +35,21 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
         Err(e) => return Err(e),
     }
     let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+    if len > max.min(MAX_FRAME) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
     }
     let mut buf = Vec::new();
     buf.try_reserve_exact(len)
         .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "frame too large"))?;
     r.take(len as u64).read_to_end(&mut buf)?;
     if buf.len() != len {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated frame"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "truncated frame",
+        ));
     }
     Ok(Some(buf))
 }
@@ -145,7 +155,10 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
-        let end = self.pos.checked_add(n).ok_or(Malformed("length overflow"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(Malformed("length overflow"))?;
         let s = self.buf.get(self.pos..end).ok_or(Malformed("truncated"))?;
         self.pos = end;
         Ok(s)

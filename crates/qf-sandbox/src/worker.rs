@@ -26,7 +26,7 @@ use qf_engine::strategies::Params;
 use crate::limits::{FailureKind, Limits, RunFailure};
 use crate::ops::write_ops;
 use crate::python::{self, run::PyStrategy};
-use crate::wire::{Malformed, Reader, Writer, read_frame, write_frame};
+use crate::wire::{MAX_FRAME, Malformed, Reader, Writer, read_frame, write_frame};
 
 /// Exit code of a worker whose watchdog stopped a call that could not be interrupted.
 pub const EXIT_CALL_TIMEOUT: i32 = 66;
@@ -73,7 +73,11 @@ pub(crate) fn call_mark(start: bool) {
 pub fn worker_main(limits: Limits) -> i32 {
     let isolation = harden(&limits);
     let memory_ceiling = if isolation.memory_accounting {
-        Some(monty_types::BASELINE_MEMORY.load(Ordering::Relaxed).saturating_add(limits.memory_bytes))
+        Some(
+            monty_types::BASELINE_MEMORY
+                .load(Ordering::Relaxed)
+                .saturating_add(limits.memory_bytes),
+        )
     } else {
         None
     };
@@ -90,7 +94,7 @@ pub fn worker_main(limits: Limits) -> i32 {
     }
     let mut data: Option<(u64, Vec<BarSeries>)> = None;
     loop {
-        let frame = match read_frame(&mut input) {
+        let frame = match read_frame(&mut input, MAX_FRAME) {
             Ok(Some(f)) => f,
             Ok(None) => return 0,
             Err(_) => return 1,
@@ -100,7 +104,12 @@ pub fn worker_main(limits: Limits) -> i32 {
             Err(Malformed(what)) => {
                 let mut w = Writer::default();
                 w.u8(RESP_FAIL);
-                RunFailure::new(FailureKind::Crash, "", format!("malformed request ({what})")).write(&mut w);
+                RunFailure::new(
+                    FailureKind::Crash,
+                    "",
+                    format!("malformed request ({what})"),
+                )
+                .write(&mut w);
                 w.0
             }
         };
@@ -221,7 +230,10 @@ fn start_watchdog(call_time: Duration) {
 fn harden(limits: &Limits) -> Isolation {
     let mut iso = Isolation::default();
     let set = |res, soft: u64, hard: u64| {
-        let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        let lim = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
         // SAFETY: plain syscall with a valid pointer to a local.
         unsafe { libc::setrlimit(res, &lim) == 0 }
     };
@@ -230,7 +242,9 @@ fn harden(limits: &Limits) -> Isolation {
     set(libc::RLIMIT_NOFILE, 16, 16);
     let cpu = (limits.run_cpu.as_secs() + 60).saturating_mul(4).max(600);
     set(libc::RLIMIT_CPU, cpu, cpu + 10);
-    let address_space = (limits.memory_bytes as u64).saturating_mul(2).saturating_add(2 << 30);
+    let address_space = (limits.memory_bytes as u64)
+        .saturating_mul(2)
+        .saturating_add(2 << 30);
     set(libc::RLIMIT_AS, address_space, address_space);
     // SAFETY: unshare only affects this process.
     iso.network_namespace = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0
@@ -305,11 +319,21 @@ mod seccomp {
     const RET_ERRNO: u32 = 0x0005_0000;
 
     fn stmt(code: u16, k: u32) -> libc::sock_filter {
-        libc::sock_filter { code, jt: 0, jf: 0, k }
+        libc::sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        }
     }
 
     fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-        libc::sock_filter { code: BPF_JEQ_K, jt, jf, k }
+        libc::sock_filter {
+            code: BPF_JEQ_K,
+            jt,
+            jf,
+            k,
+        }
     }
 
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -337,7 +361,12 @@ mod seccomp {
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(());
             }
-            if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0 {
+            if libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog,
+            ) != 0
+            {
                 return Err(());
             }
         }
@@ -349,4 +378,3 @@ mod seccomp {
         Err(())
     }
 }
-

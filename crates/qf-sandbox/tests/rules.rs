@@ -4,16 +4,23 @@
 use std::path::PathBuf;
 
 use qf_core::{
-    Bar, BarSeries, Instrument, InstrumentId, Price, Quantity, Side, Timestamp, PRICE_SCALE,
+    Bar, BarSeries, Instrument, InstrumentId, PRICE_SCALE, Price, Quantity, Side, Timestamp,
 };
 use qf_engine::strategies::{Params, builtin, resolve};
 use qf_engine::{BacktestConfig, BacktestResult, EngineError, Sizing, run_backtest};
 use qf_sandbox::rules::{Format, RulesProgram, parse};
 
 fn example(name: &str) -> RulesProgram {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "examples", "rules", name]
-        .iter()
-        .collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "examples",
+        "rules",
+        name,
+    ]
+    .iter()
+    .collect();
     let source = std::fs::read_to_string(&path).expect("example exists");
     let format = Format::from_path(name).expect("known extension");
     parse(name, &source, format).unwrap_or_else(|d| panic!("{d}"))
@@ -34,13 +41,16 @@ fn run(
     data: &[BarSeries],
     config: &BacktestConfig,
 ) -> Result<BacktestResult, EngineError> {
-    let mut s = p
-        .build(&params(p, given))
-        .unwrap_or_else(|d| panic!("{d}"));
+    let mut s = p.build(&params(p, given)).unwrap_or_else(|d| panic!("{d}"));
     run_backtest(config, data, &mut s, None)
 }
 
-fn native_sma_cross(fast: f64, slow: f64, data: &[BarSeries], config: &BacktestConfig) -> BacktestResult {
+fn native_sma_cross(
+    fast: f64,
+    slow: f64,
+    data: &[BarSeries],
+    config: &BacktestConfig,
+) -> BacktestResult {
     let b = builtin("sma_cross").expect("built in");
     let p = b
         .resolve(&[
@@ -61,26 +71,46 @@ fn assert_same_as_native(p: &RulesProgram) {
             ..BacktestConfig::default()
         },
     ];
-    let cases = [(10.0, 30.0, 1), (5.0, 20.0, 2), (20.0, 50.0, 3), (3.0, 7.0, 4), (50.0, 200.0, 5)];
+    let cases = [
+        (10.0, 30.0, 1),
+        (5.0, 20.0, 2),
+        (20.0, 50.0, 3),
+        (3.0, 7.0, 4),
+        (50.0, 200.0, 5),
+    ];
     for config in &configs {
         for (fast, slow, seed) in cases {
             let data = vec![qf_data::sample_bars("DEMO", 25_000, seed)];
             let native = native_sma_cross(fast, slow, &data, config);
             let rules = run(p, &[("fast", fast), ("slow", slow)], &data, config).expect("runs");
-            let what = format!("{} fast={fast} slow={slow} seed={seed} {:?}", p.name(), config.sizing);
-            assert!(native.trades.len() > 20, "{what}: too few trades to compare");
+            let what = format!(
+                "{} fast={fast} slow={slow} seed={seed} {:?}",
+                p.name(),
+                config.sizing
+            );
+            assert!(
+                native.trades.len() > 20,
+                "{what}: too few trades to compare"
+            );
             assert_eq!(rules.trades, native.trades, "{what}: trades");
             assert_eq!(rules.fills, native.fills, "{what}: fills");
             assert_eq!(
                 rules.metrics.final_equity_exact, native.metrics.final_equity_exact,
                 "{what}: final equity"
             );
-            assert_eq!(rules.metrics.rejected_orders, native.metrics.rejected_orders);
+            assert_eq!(
+                rules.metrics.rejected_orders,
+                native.metrics.rejected_orders
+            );
 
             // The timeline alternates flat → long → flat …, one move per entry and exit.
             let states = &rules.states;
             for (k, s) in states.iter().enumerate() {
-                let (from, to) = if k % 2 == 0 { ("flat", "long") } else { ("long", "flat") };
+                let (from, to) = if k % 2 == 0 {
+                    ("flat", "long")
+                } else {
+                    ("long", "flat")
+                };
                 assert_eq!((&*s.from, &*s.to), (from, to), "{what}: move {k}");
                 let reason = if k % 2 == 0 {
                     "crossed_above(fast_ma, slow_ma)"
@@ -132,10 +162,15 @@ fn yaml_sma_cross_trades_exactly_like_the_native_one() {
 #[test]
 fn requires_is_checked_when_building() {
     let p = example("sma_cross.toml");
-    let e = p.build(&params(&p, &[("fast", 30.0), ("slow", 10.0)])).unwrap_err();
+    let e = p
+        .build(&params(&p, &[("fast", 30.0), ("slow", 10.0)]))
+        .unwrap_err();
     assert_eq!(e.0.len(), 1, "{e}");
     let d = &e.0[0];
-    assert_eq!(d.message, "requirement `fast < slow` does not hold for fast = 30, slow = 10");
+    assert_eq!(
+        d.message,
+        "requirement `fast < slow` does not hold for fast = 30, slow = 10"
+    );
     assert_eq!((d.line, d.col), (10, 14), "{e}");
 }
 
@@ -340,7 +375,11 @@ when = "position == 0"
     );
     assert_eq!(
         moves(&r),
-        [mv(0, "flat", "waiting"), mv(2, "waiting", "long"), mv(4, "long", "done")]
+        [
+            mv(0, "flat", "waiting"),
+            mv(2, "waiting", "long"),
+            mv(4, "long", "done")
+        ]
     );
     assert_eq!(r.trades.len(), 1);
     assert_eq!(r.trades[0].pnl, qf_core::Money::from_int(-50));
@@ -367,7 +406,10 @@ fn warming_up_and_nan_make_comparisons_false() {
     // `not` turns a false from a warming-up input into true.
     assert_eq!(first_move("not (sma(close, 5) > 0)"), Some(0));
     // Division by zero is NaN: never true, not even `!=`.
-    assert_eq!(first_move("close / 0 > 0 or close / 0 < 1 or close / 0 != 1"), None);
+    assert_eq!(
+        first_move("close / 0 > 0 or close / 0 < 1 or close / 0 != 1"),
+        None
+    );
     assert_eq!(first_move("close / (bar_index - bar_index) != 1"), None);
 }
 
@@ -417,7 +459,10 @@ do = ["buy(1)", "limit(1, close - 200)"]
     let data = [closes(0, "X", &[100.0; 5])];
     let e = run(&p, &[], &data, &BacktestConfig::default()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("test.toml:8:18: `limit(1, close - 200)`: price must be positive"), "{msg}");
+    assert!(
+        msg.contains("test.toml:8:18: `limit(1, close - 200)`: price must be positive"),
+        "{msg}"
+    );
     assert!(matches!(e, EngineError::Strategy { bar: 2, .. }), "{msg}");
 }
 
@@ -440,7 +485,11 @@ fn atr_trend_trades_and_its_trailing_stops_hold() {
         .iter()
         .map(|b| {
             atr_ind
-                .update(b.high.raw() as f64, b.low.raw() as f64, b.close.raw() as f64)
+                .update(
+                    b.high.raw() as f64,
+                    b.low.raw() as f64,
+                    b.close.raw() as f64,
+                )
                 .map_or(f64::NAN, |v| v / PRICE_SCALE as f64)
         })
         .collect();
@@ -453,7 +502,10 @@ fn atr_trend_trades_and_its_trailing_stops_hold() {
     for (n, entry) in states.iter().enumerate().filter(|(_, s)| &*s.to == "long") {
         let e = entry.bar as usize;
         if let Some(x) = last_stop_out {
-            assert!(e as u64 >= x + cooldown + 2, "entry at {e} inside the cooldown after {x}");
+            assert!(
+                e as u64 >= x + cooldown + 2,
+                "entry at {e} inside the cooldown after {x}"
+            );
         }
         let Some(exit) = states.get(n + 1) else { break };
         let x = exit.bar as usize;
@@ -462,7 +514,10 @@ fn atr_trend_trades_and_its_trailing_stops_hold() {
         }
         // The entry filled at the next open.
         let buy = fills.next().expect("entry fill");
-        assert_eq!((buy.side, buy.ts, buy.price), (Side::Buy, bars[e + 1].ts, bars[e + 1].open));
+        assert_eq!(
+            (buy.side, buy.ts, buy.price),
+            (Side::Buy, bars[e + 1].ts, bars[e + 1].open)
+        );
         let qty = buy.quantity;
 
         // Level as set on the entry bar, then ratcheted on each bar still long.
@@ -470,7 +525,10 @@ fn atr_trend_trades_and_its_trailing_stops_hold() {
         let mut stop_for_next = None;
         for j in e + 1..x {
             if let Some(stop) = stop_for_next {
-                assert!(bars[j].low > stop, "stop {stop} touched on bar {j} but not filled");
+                assert!(
+                    bars[j].low > stop,
+                    "stop {stop} touched on bar {j} but not filled"
+                );
             }
             level = level.max(bars[j].close.as_f64() - k * atr[j]);
             stop_for_next = Some(Price::from_f64(level, 2).expect("finite"));

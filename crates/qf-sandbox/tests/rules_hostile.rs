@@ -23,8 +23,15 @@ fn expect(file: &str, source: &str, want: &[(u32, u32, &str)]) -> Vec<Diagnostic
     let shown = Diagnostics(got.clone()).to_string();
     assert_eq!(got.len(), want.len(), "{file}: got\n{shown}");
     for (d, (line, col, msg)) in got.iter().zip(want) {
-        assert!(d.message.contains(msg), "{file}: wanted `{msg}`, got\n{shown}");
-        assert_eq!((d.line, d.col), (*line, *col), "{file}: `{msg}` at\n{shown}");
+        assert!(
+            d.message.contains(msg),
+            "{file}: wanted `{msg}`, got\n{shown}"
+        );
+        assert_eq!(
+            (d.line, d.col),
+            (*line, *col),
+            "{file}: `{msg}` at\n{shown}"
+        );
         assert_eq!(d.file, file);
     }
     got
@@ -82,7 +89,9 @@ fn bad_yaml_syntax() {
 
 #[test]
 fn yaml_alias_bomb_is_refused_without_expanding() {
-    let mut src = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut src = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for k in 1..10 {
         let prev = (b'a' + k - 1) as char;
         let cur = (b'a' + k) as char;
@@ -91,7 +100,12 @@ fn yaml_alias_bomb_is_refused_without_expanding() {
         ));
     }
     let d = diags("bomb.yaml", &src);
-    assert!(d[0].message.contains("YAML aliases (`*name`) are not allowed"), "{}", d[0]);
+    assert!(
+        d[0].message
+            .contains("YAML aliases (`*name`) are not allowed"),
+        "{}",
+        d[0]
+    );
     assert_eq!((d[0].line, d[0].col), (2, 8));
     // 81 aliases: the first 100 problems are listed, no more.
     assert!(d.len() <= 101);
@@ -99,8 +113,13 @@ fn yaml_alias_bomb_is_refused_without_expanding() {
 
 #[test]
 fn yaml_unquoted_wildcard_explains_the_quotes() {
-    let src = "states: [a, b]\ninitial: a\ntransitions:\n  - from: *\n    to: b\n    when: \"true\"\n";
-    let d = expect("s.yaml", src, &[(4, 11, "invalid YAML: while scanning an anchor or alias")]);
+    let src =
+        "states: [a, b]\ninitial: a\ntransitions:\n  - from: *\n    to: b\n    when: \"true\"\n";
+    let d = expect(
+        "s.yaml",
+        src,
+        &[(4, 11, "invalid YAML: while scanning an anchor or alias")],
+    );
     assert!(help(&d[0]).contains("\"*\""), "{}", d[0]);
 }
 
@@ -115,8 +134,13 @@ fn yaml_second_document() {
 
 #[test]
 fn yaml_duplicate_key() {
-    let src = "states: [a]\ninitial: a\ninitial: a\ntransitions:\n  - {from: a, to: a, when: \"true\"}\n";
-    expect("s.yaml", src, &[(3, 1, "key `initial` is given twice (first at 2:1)")]);
+    let src =
+        "states: [a]\ninitial: a\ninitial: a\ntransitions:\n  - {from: a, to: a, when: \"true\"}\n";
+    expect(
+        "s.yaml",
+        src,
+        &[(3, 1, "key `initial` is given twice (first at 2:1)")],
+    );
 }
 
 #[test]
@@ -132,7 +156,11 @@ fn deep_expression_nesting_does_not_overflow() {
     expect(
         "deep.toml",
         &toml_with(&when, ""),
-        &[(WHEN_LINE, WHEN_COL + 4 * 64, "nested more than 64 levels deep")],
+        &[(
+            WHEN_LINE,
+            WHEN_COL + 4 * 64,
+            "nested more than 64 levels deep",
+        )],
     );
 }
 
@@ -144,7 +172,11 @@ fn deep_document_nesting_does_not_overflow() {
     assert_eq!(d[0].line, 1);
     let src = format!("x: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let d = diags("deep.yaml", &src);
-    assert!(d[0].message.contains("recursion limit exceeded"), "{}", d[0]);
+    assert!(
+        d[0].message.contains("recursion limit exceeded"),
+        "{}",
+        d[0]
+    );
     assert_eq!(d[0].line, 1);
 }
 
@@ -160,11 +192,15 @@ fn huge_numbers() {
             (9, 17, "number `1e999` is too large"),
         ],
     );
-    let src = "states: [a]\ninitial: a\nvars:\n  v: 99999999999999999999\n  w: .inf\ntransitions: []\n";
+    let src =
+        "states: [a]\ninitial: a\nvars:\n  v: 99999999999999999999\n  w: .inf\ntransitions: []\n";
     expect(
         "n.yaml",
         src,
-        &[(4, 6, "integer is too large"), (5, 6, "var `w` must be a finite number")],
+        &[
+            (4, 6, "integer is too large"),
+            (5, 6, "var `w` must be a finite number"),
+        ],
     );
 }
 
@@ -210,7 +246,11 @@ fn a_guard_must_be_a_condition() {
     expect(
         "s.toml",
         &toml_with("true", r#""buy(close > 1)""#),
-        &[(DO_LINE, 12, "`buy` needs a number, but `close > 1` is a condition")],
+        &[(
+            DO_LINE,
+            12,
+            "`buy` needs a number, but `close > 1` is a condition",
+        )],
     );
 }
 
@@ -219,7 +259,11 @@ fn wrong_arity() {
     let d = expect(
         "s.toml",
         &toml_with("crossed_above(fast_ma)", ""),
-        &[(WHEN_LINE, WHEN_COL, "`crossed_above` takes 2 arguments, got 1")],
+        &[(
+            WHEN_LINE,
+            WHEN_COL,
+            "`crossed_above` takes 2 arguments, got 1",
+        )],
     );
     assert!(help(&d[0]).contains("crossed_above(fast_ma, slow_ma)"));
     expect(
@@ -230,7 +274,11 @@ fn wrong_arity() {
     expect(
         "s.toml",
         &toml_with("sma(close) > 1", ""),
-        &[(WHEN_LINE, WHEN_COL, "`sma` takes a bar field and period, got 0 numbers")],
+        &[(
+            WHEN_LINE,
+            WHEN_COL,
+            "`sma` takes a bar field and period, got 0 numbers",
+        )],
     );
 }
 
@@ -261,7 +309,10 @@ fn missing_keys() {
     expect(
         "s.toml",
         "states = [\"a\"]\ninitial = \"a\"\n[[transitions]]\nto = \"a\"\n",
-        &[(3, 1, "transition has no `from`"), (3, 1, "transition has no `when`")],
+        &[
+            (3, 1, "transition has no `from`"),
+            (3, 1, "transition has no `when`"),
+        ],
     );
 }
 
@@ -270,7 +321,10 @@ fn unknown_keys_suggest_the_closest() {
     let d = expect(
         "s.toml",
         "states = [\"a\"]\ninitial = \"a\"\n[[transition]]\nfrom = \"a\"\n",
-        &[(3, 3, "unknown key `transition`"), (1, 1, "missing `transitions`")],
+        &[
+            (3, 3, "unknown key `transition`"),
+            (1, 1, "missing `transitions`"),
+        ],
     );
     assert_eq!(help(&d[0]), "did you mean `transitions`?");
     let d = expect(
@@ -282,7 +336,11 @@ fn unknown_keys_suggest_the_closest() {
     expect(
         "s.toml",
         "states = [\"a\"]\ninitial = \"a\"\n[params]\nn = { default = 30, max = 20 }\n[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"true\"\n",
-        &[(4, 5, "default 30 of parameter `n` is outside its range -inf..20")],
+        &[(
+            4,
+            5,
+            "default 30 of parameter `n` is outside its range -inf..20",
+        )],
     );
 }
 
@@ -294,10 +352,18 @@ fn layout_type_errors() {
         &[
             (1, 10, "`states` must be a list of strings, not a string"),
             (2, 11, "initial must be a string, not an integer"),
-            (3, 15, "`transitions` must be a list of tables, not an integer"),
+            (
+                3,
+                15,
+                "`transitions` must be a list of tables, not an integer",
+            ),
         ],
     );
-    expect("s.yaml", "- a\n- b\n", &[(1, 1, "expected keys such as `states`")]);
+    expect(
+        "s.yaml",
+        "- a\n- b\n",
+        &[(1, 1, "expected keys such as `states`")],
+    );
 }
 
 #[test]
@@ -308,7 +374,11 @@ fn names_and_reserved_words() {
         src,
         &[
             (1, 17, "`b c` is not a valid state name"),
-            (4, 1, "`close` is a bar field; choose another name for this indicator"),
+            (
+                4,
+                1,
+                "`close` is a bar field; choose another name for this indicator",
+            ),
             (7, 1, "`fast` is already declared as an indicator (at 5:1)"),
             (12, 12, "`close` is a bar field, not a var"),
             (12, 25, "`close` is an action: write `close()`"),
@@ -332,13 +402,27 @@ fn set_only_sets_vars() {
 #[test]
 fn operators_people_try() {
     let cases = [
-        ("close = 1", 6, "`=` is not a comparison", "write `==` to compare"),
+        (
+            "close = 1",
+            6,
+            "`=` is not a comparison",
+            "write `==` to compare",
+        ),
         ("close > 1 && true", 10, "unexpected `&`", "write `and`"),
-        ("1 < close < 2", 10, "comparisons cannot be chained", "write `a < b and b < c`"),
+        (
+            "1 < close < 2",
+            10,
+            "comparisons cannot be chained",
+            "write `a < b and b < c`",
+        ),
         ("clоse > 1", 2, "unexpected character `\\u{43e}`", ""),
     ];
     for (when, at, msg, h) in cases {
-        let d = expect("s.toml", &toml_with(when, ""), &[(WHEN_LINE, WHEN_COL + at, msg)]);
+        let d = expect(
+            "s.toml",
+            &toml_with(when, ""),
+            &[(WHEN_LINE, WHEN_COL + at, msg)],
+        );
         assert_eq!(help(&d[0]), h);
     }
 }
@@ -385,18 +469,30 @@ fn too_many_states_transitions_and_indicators() {
     for _ in 0..300 {
         src.push_str("[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"true\"\n");
     }
-    expect("s.toml", &src, &[(3 + 4 * 256, 1, "too many transitions: at most 256")]);
+    expect(
+        "s.toml",
+        &src,
+        &[(3 + 4 * 256, 1, "too many transitions: at most 256")],
+    );
 
     // 65 distinct indicators, five per guard: the 65th is refused where it is written.
     let mut src = String::from("states = [\"a\"]\ninitial = \"a\"\n");
     let mut last = String::new();
     for t in 0..13 {
-        let terms: Vec<String> = (1..=5).map(|k| format!("sma(close, {}) > 0", t * 5 + k)).collect();
+        let terms: Vec<String> = (1..=5)
+            .map(|k| format!("sma(close, {}) > 0", t * 5 + k))
+            .collect();
         last = terms.join(" or ");
-        src.push_str(&format!("[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"{last}\"\n"));
+        src.push_str(&format!(
+            "[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"{last}\"\n"
+        ));
     }
     let col = WHEN_COL + last.find("sma(close, 65)").unwrap() as u32;
-    expect("s.toml", &src, &[(6 + 4 * 12, col, "too many indicators: at most 64")]);
+    expect(
+        "s.toml",
+        &src,
+        &[(6 + 4 * 12, col, "too many indicators: at most 64")],
+    );
     // The same indicator written many times is one.
     let when = vec!["sma(close, 3) > 0"; 60].join(" or ");
     assert!(check("s.toml", &toml_with(&when, "")).is_ok());
@@ -407,7 +503,11 @@ fn a_file_over_the_size_limit() {
     let mut src = toml_with("true", "");
     src.push_str(&"# padding padding padding padding padding padding\n".repeat(21_000));
     assert!(src.len() > 1_000_000);
-    expect("big.toml", &src, &[(0, 0, "at most 262144 bytes (256 KiB)")]);
+    expect(
+        "big.toml",
+        &src,
+        &[(0, 0, "at most 262144 bytes (256 KiB)")],
+    );
     let e = parse_bytes("big.toml", src.as_bytes(), Format::Toml).unwrap_err();
     assert_eq!((e.0[0].line, e.0[0].col), (0, 0));
 }
@@ -419,22 +519,40 @@ fn bytes_that_are_not_utf8() {
     bytes.extend_from_slice(b"\"\n");
     let e = parse_bytes("s.toml", &bytes, Format::Toml).unwrap_err();
     assert_eq!(e.0.len(), 1);
-    assert!(e.0[0].message.contains("not UTF-8 text: byte 0xff at offset 26"), "{e}");
+    assert!(
+        e.0[0]
+            .message
+            .contains("not UTF-8 text: byte 0xff at offset 26"),
+        "{e}"
+    );
     assert_eq!((e.0[0].line, e.0[0].col), (2, 12));
 }
 
 #[test]
 fn empty_files() {
-    for (file, src) in [("e.toml", ""), ("e.yaml", ""), ("e.toml", "  \n\n"), ("e.yaml", "\n")] {
+    for (file, src) in [
+        ("e.toml", ""),
+        ("e.yaml", ""),
+        ("e.toml", "  \n\n"),
+        ("e.yaml", "\n"),
+    ] {
         expect(file, src, &[(0, 0, "the file is empty")]);
     }
-    expect("c.yaml", "# only a comment\n", &[(0, 0, "the file is empty")]);
+    expect(
+        "c.yaml",
+        "# only a comment\n",
+        &[(0, 0, "the file is empty")],
+    );
 }
 
 #[test]
 fn requirements_use_parameters_only() {
     let src = "states = [\"a\"]\ninitial = \"a\"\nrequires = [\"close > 1\"]\n[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"true\"\n";
-    expect("s.toml", src, &[(3, 14, "a requirement may only use parameters and numbers")]);
+    expect(
+        "s.toml",
+        src,
+        &[(3, 14, "a requirement may only use parameters and numbers")],
+    );
 }
 
 #[test]
@@ -460,14 +578,34 @@ fn run_one(src: &str) -> Result<qf_engine::BacktestResult, EngineError> {
 #[test]
 fn non_finite_order_sizes_stop_the_run_at_the_action() {
     let cases = [
-        ("target_percent(1/0)", 8, "fraction is not a finite number (NaN)"),
-        ("target_quantity(0/0)", 8, "quantity is not a finite number (NaN)"),
-        ("buy(1e308 * 10)", 8, "quantity is not a finite number (inf)"),
+        (
+            "target_percent(1/0)",
+            8,
+            "fraction is not a finite number (NaN)",
+        ),
+        (
+            "target_quantity(0/0)",
+            8,
+            "quantity is not a finite number (NaN)",
+        ),
+        (
+            "buy(1e308 * 10)",
+            8,
+            "quantity is not a finite number (inf)",
+        ),
         ("buy(1e300)", 8, "quantity 1e300 is out of range"),
-        ("sell(-1)", 8, "quantity must not be negative, got -1; use `buy` instead"),
+        (
+            "sell(-1)",
+            8,
+            "quantity must not be negative, got -1; use `buy` instead",
+        ),
         ("stop(1, 0 - close)", 8, "price must be positive"),
         ("limit(1, 1/0)", 8, "price is not a finite number (NaN)"),
-        ("wait(-1)", 8, "bars to wait must be a number from 0 up, got -1"),
+        (
+            "wait(-1)",
+            8,
+            "bars to wait must be a number from 0 up, got -1",
+        ),
     ];
     for (action, col, msg) in cases {
         let src = format!(

@@ -24,28 +24,61 @@ pub const BAR_NAMES: &[(&str, &str)] = &[
     ("low", "the bar's low (float)"),
     ("close", "the bar's close (float)"),
     ("volume", "the bar's volume (float)"),
-    ("time", "the bar's time, integer nanoseconds since 1970-01-01 UTC"),
-    ("bar_index", "how many bars (all instruments) came before this one"),
+    (
+        "time",
+        "the bar's time, integer nanoseconds since 1970-01-01 UTC",
+    ),
+    (
+        "bar_index",
+        "how many bars (all instruments) came before this one",
+    ),
     ("symbol", "the instrument's symbol (str)"),
-    ("position", "signed position in this instrument (float; negative when short)"),
+    (
+        "position",
+        "signed position in this instrument (float; negative when short)",
+    ),
     ("cash", "cash (float)"),
     ("equity", "cash plus positions at their last closes (float)"),
     ("state", "the current state (str)"),
     ("bars_in_state", "bars since the state last changed (int)"),
-    ("mem", "a dict kept between bars of this instrument; store your own state here"),
+    (
+        "mem",
+        "a dict kept between bars of this instrument; store your own state here",
+    ),
 ];
 
 /// Builtins that reach outside the sandbox or defeat its checks.
 const FORBIDDEN: &[(&str, &str)] = &[
-    ("eval", "build the logic in code; there is no eval in strategies"),
-    ("exec", "build the logic in code; there is no exec in strategies"),
+    (
+        "eval",
+        "build the logic in code; there is no eval in strategies",
+    ),
+    (
+        "exec",
+        "build the logic in code; there is no exec in strategies",
+    ),
     ("compile", "there is no code compilation in strategies"),
     ("__import__", "strategies cannot import at run time"),
-    ("globals", "keep state in `mem` (a dict that persists between bars)"),
-    ("locals", "keep state in `mem` (a dict that persists between bars)"),
-    ("vars", "keep state in `mem` (a dict that persists between bars)"),
-    ("input", "strategies cannot read input; declare a parameter in PARAMS"),
-    ("breakpoint", "there is no debugger; use print(), which goes to the run log"),
+    (
+        "globals",
+        "keep state in `mem` (a dict that persists between bars)",
+    ),
+    (
+        "locals",
+        "keep state in `mem` (a dict that persists between bars)",
+    ),
+    (
+        "vars",
+        "keep state in `mem` (a dict that persists between bars)",
+    ),
+    (
+        "input",
+        "strategies cannot read input; declare a parameter in PARAMS",
+    ),
+    (
+        "breakpoint",
+        "there is no debugger; use print(), which goes to the run log",
+    ),
     ("exit", "return None from on_bar to do nothing"),
     ("quit", "return None from on_bar to do nothing"),
 ];
@@ -55,10 +88,22 @@ const ALLOWED_MODULES: &[&str] = &["math", "json", "re", "typing", "dataclasses"
 
 /// Modules refused with a hint.
 const MODULE_HELP: &[(&str, &str)] = &[
-    ("time", "use `time`, the bar's timestamp, which the engine provides"),
-    ("datetime", "use `time`, the bar's timestamp in nanoseconds; the clock is not available"),
-    ("random", "randomness is not available, so a run is reproducible; derive decisions from the data"),
-    ("statistics", "compute it in code, or declare an indicator such as stddev(close, 20)"),
+    (
+        "time",
+        "use `time`, the bar's timestamp, which the engine provides",
+    ),
+    (
+        "datetime",
+        "use `time`, the bar's timestamp in nanoseconds; the clock is not available",
+    ),
+    (
+        "random",
+        "randomness is not available, so a run is reproducible; derive decisions from the data",
+    ),
+    (
+        "statistics",
+        "compute it in code, or declare an indicator such as stddev(close, 20)",
+    ),
     ("os", "strategies have no access to the host"),
     ("sys", "strategies have no access to the host"),
     ("subprocess", "strategies cannot start programs"),
@@ -152,7 +197,10 @@ impl PythonProgram {
 }
 
 fn mem_index() -> usize {
-    BAR_NAMES.iter().position(|(n, _)| *n == "mem").expect("mem is a bar name")
+    BAR_NAMES
+        .iter()
+        .position(|(n, _)| *n == "mem")
+        .expect("mem is a bar name")
 }
 
 /// Checks a Python strategy without running it. Reports every problem found.
@@ -277,7 +325,10 @@ impl Checker<'_> {
             }
             offset += line.len();
         }
-        let expected = [("on_bar", 0usize, "on_bar()"), ("execute", 1, "execute(signal)")];
+        let expected = [
+            ("on_bar", 0usize, "on_bar()"),
+            ("execute", 1, "execute(signal)"),
+        ];
         let mut found_on_bar = false;
         for (name, arity, at) in &hooks {
             if let Some((_, want, sig)) = expected.iter().find(|(n, ..)| n == name) {
@@ -295,7 +346,10 @@ impl Checker<'_> {
                 }
             } else if name.starts_with("on_")
                 || expected.iter().any(|(n, ..)| edit_distance(n, name) <= 2)
-                || matches!(name.as_str(), "next" | "handle_bar" | "onbar" | "init" | "on_start")
+                || matches!(
+                    name.as_str(),
+                    "next" | "handle_bar" | "onbar" | "init" | "on_start"
+                )
             {
                 let guess = expected
                     .iter()
@@ -329,9 +383,17 @@ impl Checker<'_> {
             let after_dot = code[..at].trim_end().ends_with('.');
             if let Some((_, help)) = FORBIDDEN.iter().find(|(n, _)| *n == word) {
                 if !after_dot {
-                    self.push(at, format!("`{word}` is not available in strategies"), Some(help.to_string()));
+                    self.push(
+                        at,
+                        format!("`{word}` is not available in strategies"),
+                        Some(help.to_string()),
+                    );
                 }
-            } else if word.len() > 4 && word.starts_with("__") && word.ends_with("__") && word != "__name__" {
+            } else if word.len() > 4
+                && word.starts_with("__")
+                && word.ends_with("__")
+                && word != "__name__"
+            {
                 self.push(
                     at,
                     format!("`{word}`: double-underscore names are not available in strategies"),
@@ -353,7 +415,8 @@ impl Checker<'_> {
         for line in code.split_inclusive('\n') {
             let trimmed = line.trim_start();
             let indent = line.len() - trimmed.len();
-            let modules: Vec<(String, usize)> = if let Some(rest) = trimmed.strip_prefix("import ") {
+            let modules: Vec<(String, usize)> = if let Some(rest) = trimmed.strip_prefix("import ")
+            {
                 let mut pos = offset + indent + 7;
                 rest.split(',')
                     .map(|m| {
@@ -366,7 +429,12 @@ impl Checker<'_> {
                     .collect()
             } else if let Some(rest) = trimmed.strip_prefix("from ") {
                 let lead = rest.len() - rest.trim_start().len();
-                let name = rest.trim().split([' ', '.']).next().unwrap_or("").to_string();
+                let name = rest
+                    .trim()
+                    .split([' ', '.'])
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 vec![(name, offset + indent + 5 + lead)]
             } else {
                 Vec::new()
@@ -379,8 +447,14 @@ impl Checker<'_> {
                     .iter()
                     .find(|(n, _)| *n == m)
                     .map(|(_, h)| h.to_string())
-                    .unwrap_or_else(|| format!("modules available: {}", ALLOWED_MODULES.join(", ")));
-                self.push(at, format!("module `{m}` is not available in strategies"), Some(help));
+                    .unwrap_or_else(|| {
+                        format!("modules available: {}", ALLOWED_MODULES.join(", "))
+                    });
+                self.push(
+                    at,
+                    format!("module `{m}` is not available in strategies"),
+                    Some(help),
+                );
             }
             offset += line.len();
         }
@@ -391,15 +465,24 @@ impl Checker<'_> {
         let mut out = Vec::new();
         let mut offset = 0;
         for line in self.code.split_inclusive('\n') {
-            let name: String = line.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
             if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
                 let rest = &line[name.len()..];
                 let t = rest.trim_start();
                 let eq = t.starts_with('=') && !t.starts_with("==")
                     || t.starts_with(':') && t.contains('=')
                     || ["+=", "-=", "*=", "/="].iter().any(|op| t.starts_with(op));
-                if eq && !matches!(name.as_str(), "def" | "if" | "for" | "while" | "class" | "return") {
-                    let eq_at = offset + name.len() + (rest.len() - t.len()) + t.find('=').unwrap_or(0) + 1;
+                if eq
+                    && !matches!(
+                        name.as_str(),
+                        "def" | "if" | "for" | "while" | "class" | "return"
+                    )
+                {
+                    let eq_at =
+                        offset + name.len() + (rest.len() - t.len()) + t.find('=').unwrap_or(0) + 1;
                     out.push((name, offset, eq_at));
                 }
             }
@@ -413,14 +496,22 @@ impl Checker<'_> {
         let (_, start, eq) = found.next()?;
         let start = *start;
         if let Some((_, at, _)) = found.next() {
-            self.push(*at, format!("`{name}` is assigned more than once"), Some(format!("declare {name} once, as a literal")));
+            self.push(
+                *at,
+                format!("`{name}` is assigned more than once"),
+                Some(format!("declare {name} once, as a literal")),
+            );
             return None;
         }
         match literal::parse(self.source, *eq) {
             Ok((v, end)) => {
                 let rest = self.code[end..].split('\n').next().unwrap_or("");
                 if !rest.trim().is_empty() {
-                    self.push(end, format!("`{name}` must be a single literal value"), Some("declarations are read without running your code".into()));
+                    self.push(
+                        end,
+                        format!("`{name}` must be a single literal value"),
+                        Some("declarations are read without running your code".into()),
+                    );
                     return None;
                 }
                 self.spans.push((name.to_string(), start, end));
@@ -442,14 +533,27 @@ impl Checker<'_> {
             return Vec::new();
         };
         if items.len() > MAX_DECLARED {
-            self.push(at, format!("PARAMS declares {} parameters; at most {MAX_DECLARED}", items.len()), None);
+            self.push(
+                at,
+                format!(
+                    "PARAMS declares {} parameters; at most {MAX_DECLARED}",
+                    items.len()
+                ),
+                None,
+            );
             return Vec::new();
         }
         let mut out: Vec<ParamSpec> = Vec::new();
         for (k, v) in items {
-            let Some(name) = self.identifier_key(&k, "parameter") else { continue };
+            let Some(name) = self.identifier_key(&k, "parameter") else {
+                continue;
+            };
             if out.iter().any(|p| p.name == name) {
-                self.push(k.offset(), format!("parameter `{name}` is declared twice"), None);
+                self.push(
+                    k.offset(),
+                    format!("parameter `{name}` is declared twice"),
+                    None,
+                );
                 continue;
             }
             let spec = match &v {
@@ -473,7 +577,14 @@ impl Checker<'_> {
     }
 
     fn param_table(&mut self, name: &str, fields: &[(Lit, Lit)], at: usize) -> Option<ParamSpec> {
-        let mut spec = ParamSpec { name: name.to_string().into(), default: f64::NAN, min: -1e15, max: 1e15, integer: false, help: "".into() };
+        let mut spec = ParamSpec {
+            name: name.to_string().into(),
+            default: f64::NAN,
+            min: -1e15,
+            max: 1e15,
+            integer: false,
+            help: "".into(),
+        };
         let mut integer = None;
         for (k, v) in fields {
             let Lit::Str(key, _) = k else {
@@ -501,7 +612,14 @@ impl Checker<'_> {
             return None;
         }
         if !(spec.min <= spec.default && spec.default <= spec.max) {
-            self.push(at, format!("parameter `{name}`: default {} is outside min {} .. max {}", spec.default, spec.min, spec.max), None);
+            self.push(
+                at,
+                format!(
+                    "parameter `{name}`: default {} is outside min {} .. max {}",
+                    spec.default, spec.min, spec.max
+                ),
+                None,
+            );
             return None;
         }
         Some(spec)
@@ -514,31 +632,59 @@ impl Checker<'_> {
                 Some(s.clone())
             }
             Lit::Str(s, at) => {
-                self.push(*at, format!("{what} name \"{s}\" is not a valid Python identifier"), None);
+                self.push(
+                    *at,
+                    format!("{what} name \"{s}\" is not a valid Python identifier"),
+                    None,
+                );
                 None
             }
             other => {
-                self.push(other.offset(), format!("{what} names are strings, got {}", other.kind()), None);
+                self.push(
+                    other.offset(),
+                    format!("{what} names are strings, got {}", other.kind()),
+                    None,
+                );
                 None
             }
         }
     }
 
-    fn indicators(&mut self, assigned: &[(String, usize, usize)], params: &[ParamSpec]) -> Vec<(String, IndicatorSpec)> {
+    fn indicators(
+        &mut self,
+        assigned: &[(String, usize, usize)],
+        params: &[ParamSpec],
+    ) -> Vec<(String, IndicatorSpec)> {
         let Some(decl) = self.declaration(assigned, "INDICATORS") else {
             return Vec::new();
         };
         let Lit::Dict(items, at) = decl else {
-            self.push(decl.offset(), format!("INDICATORS must be a dict of name to call, got {}", decl.kind()), Some("INDICATORS = {\"fast_ma\": \"sma(close, fast)\"}".into()));
+            self.push(
+                decl.offset(),
+                format!(
+                    "INDICATORS must be a dict of name to call, got {}",
+                    decl.kind()
+                ),
+                Some("INDICATORS = {\"fast_ma\": \"sma(close, fast)\"}".into()),
+            );
             return Vec::new();
         };
         if items.len() > MAX_DECLARED {
-            self.push(at, format!("INDICATORS declares {} indicators; at most {MAX_DECLARED}", items.len()), None);
+            self.push(
+                at,
+                format!(
+                    "INDICATORS declares {} indicators; at most {MAX_DECLARED}",
+                    items.len()
+                ),
+                None,
+            );
             return Vec::new();
         }
         let mut out: Vec<(String, IndicatorSpec)> = Vec::new();
         for (k, v) in items {
-            let Some(name) = self.identifier_key(&k, "indicator") else { continue };
+            let Some(name) = self.identifier_key(&k, "indicator") else {
+                continue;
+            };
             if out.iter().any(|(n, _)| *n == name) || params.iter().any(|p| p.name == name) {
                 self.push(k.offset(), format!("`{name}` is declared twice (names of parameters and indicators must differ)"), None);
                 continue;
@@ -558,12 +704,18 @@ impl Checker<'_> {
                                 .filter(|n| edit_distance(n, p) <= 2)
                                 .map(|n| format!("did you mean `{n}`?"))
                                 .unwrap_or_else(|| "declare it in PARAMS or write a number".into());
-                            self.push(*at + 1, format!("indicator `{name}` uses `{p}`, which is not a parameter"), Some(help));
+                            self.push(
+                                *at + 1,
+                                format!("indicator `{name}` uses `{p}`, which is not a parameter"),
+                                Some(help),
+                            );
                         }
                     }
                     out.push((name, spec));
                 }
-                Err((off, msg)) => self.push(*at + 1 + off, format!("indicator `{name}`: {msg}"), None),
+                Err((off, msg)) => {
+                    self.push(*at + 1 + off, format!("indicator `{name}`: {msg}"), None)
+                }
             }
         }
         out
@@ -574,11 +726,19 @@ impl Checker<'_> {
             return Vec::new();
         };
         let Lit::List(items, at) = decl else {
-            self.push(decl.offset(), format!("STATES must be a list of state names, got {}", decl.kind()), Some("STATES = [\"flat\", \"long\"]".into()));
+            self.push(
+                decl.offset(),
+                format!("STATES must be a list of state names, got {}", decl.kind()),
+                Some("STATES = [\"flat\", \"long\"]".into()),
+            );
             return Vec::new();
         };
         if items.is_empty() || items.len() > MAX_DECLARED {
-            self.push(at, format!("STATES must list 1 to {MAX_DECLARED} states"), None);
+            self.push(
+                at,
+                format!("STATES must list 1 to {MAX_DECLARED} states"),
+                None,
+            );
             return Vec::new();
         }
         let mut out: Vec<String> = Vec::new();
@@ -591,7 +751,14 @@ impl Checker<'_> {
                         out.push(s);
                     }
                 }
-                other => self.push(other.offset(), format!("a state is a non-empty string of at most 64 bytes, got {}", other.kind()), None),
+                other => self.push(
+                    other.offset(),
+                    format!(
+                        "a state is a non-empty string of at most 64 bytes, got {}",
+                        other.kind()
+                    ),
+                    None,
+                ),
             }
         }
         out
@@ -599,23 +766,39 @@ impl Checker<'_> {
 
     /// The engine sets these names on every call; assigning them at the top level would
     /// silently hide the engine's value.
-    fn reserved(&mut self, assigned: &[(String, usize, usize)], params: &[ParamSpec], indicators: &[(String, IndicatorSpec)]) {
+    fn reserved(
+        &mut self,
+        assigned: &[(String, usize, usize)],
+        params: &[ParamSpec],
+        indicators: &[(String, IndicatorSpec)],
+    ) {
         for (name, at, _) in assigned {
             let taken = BAR_NAMES.iter().any(|(n, _)| n == name)
                 || params.iter().any(|p| p.name == *name)
-                || indicators.iter().any(|(n, _)| n == name || format!("prev_{n}") == *name);
+                || indicators
+                    .iter()
+                    .any(|(n, _)| n == name || format!("prev_{n}") == *name);
             if taken {
                 self.push(*at, format!("`{name}` is set by the engine on every bar; assigning it here would hide that value"), Some("pick another name".into()));
             }
         }
         for p in params {
             if BAR_NAMES.iter().any(|(n, _)| *n == p.name) {
-                self.problems.push(Diagnostic::whole(self.file, format!("parameter `{}` has the name of an engine value; pick another", p.name)));
+                self.problems.push(Diagnostic::whole(
+                    self.file,
+                    format!(
+                        "parameter `{}` has the name of an engine value; pick another",
+                        p.name
+                    ),
+                ));
             }
         }
         for (n, _) in indicators {
             if BAR_NAMES.iter().any(|(b, _)| b == n) {
-                self.problems.push(Diagnostic::whole(self.file, format!("indicator `{n}` has the name of an engine value; pick another")));
+                self.problems.push(Diagnostic::whole(
+                    self.file,
+                    format!("indicator `{n}` has the name of an engine value; pick another"),
+                ));
             }
         }
     }
@@ -648,7 +831,10 @@ fn def_arity(code: &str) -> usize {
             inner.push(c);
         }
     }
-    inner.split('\u{0}').filter(|p| !p.trim().is_empty()).count()
+    inner
+        .split('\u{0}')
+        .filter(|p| !p.trim().is_empty())
+        .count()
 }
 
 /// Identifier words of `code` with their byte offsets.
@@ -684,9 +870,30 @@ fn identifiers(source: &str) -> BTreeSet<&str> {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !matches!(s, "None" | "True" | "False" | "def" | "return" | "if" | "else" | "for" | "while" | "in" | "and" | "or" | "not" | "lambda" | "class" | "import" | "from")
+        && !matches!(
+            s,
+            "None"
+                | "True"
+                | "False"
+                | "def"
+                | "return"
+                | "if"
+                | "else"
+                | "for"
+                | "while"
+                | "in"
+                | "and"
+                | "or"
+                | "not"
+                | "lambda"
+                | "class"
+                | "import"
+                | "from"
+        )
 }
 
 /// `source` with the insides of strings and comments replaced by spaces, byte for byte.
@@ -722,7 +929,9 @@ pub(crate) fn blank_strings_and_comments(source: &str) -> String {
                         i += 2;
                         continue;
                     }
-                    if b[i] == q && (!triple || (b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q))) {
+                    if b[i] == q
+                        && (!triple || (b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q)))
+                    {
                         i += open;
                         break;
                     }
@@ -756,7 +965,9 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -785,7 +996,17 @@ mod tests {
 
     fn problems(src: &str) -> Vec<String> {
         check("s.py", src).map(|_| Vec::new()).unwrap_or_else(|d| {
-            d.0.iter().map(|d| format!("{}:{} {} | {}", d.line, d.col, d.message, d.help.clone().unwrap_or_default())).collect()
+            d.0.iter()
+                .map(|d| {
+                    format!(
+                        "{}:{} {} | {}",
+                        d.line,
+                        d.col,
+                        d.message,
+                        d.help.clone().unwrap_or_default()
+                    )
+                })
+                .collect()
         })
     }
 
@@ -794,15 +1015,33 @@ mod tests {
         let p = problems("import os\ndef on_bar():\n    return eval('1')\n");
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].starts_with("3:12 `eval` is not available"), "{p:?}");
-        assert!(p[1].starts_with("1:8 module `os` is not available"), "{p:?}");
+        assert!(
+            p[1].starts_with("1:8 module `os` is not available"),
+            "{p:?}"
+        );
         let p = problems("def onbar():\n    pass\n");
-        assert!(p[0].contains("`onbar` is not a hook") && p[0].contains("did you mean `on_bar`"), "{p:?}");
+        assert!(
+            p[0].contains("`onbar` is not a hook") && p[0].contains("did you mean `on_bar`"),
+            "{p:?}"
+        );
         let p = problems("def on_bar(bar, ctx):\n    pass\n");
-        assert!(p[0].starts_with("1:5 `on_bar` takes 2 argument(s)"), "{p:?}");
-        let p = problems("PARAMS = {'fast': 10}\nINDICATORS = {'m': 'sma(close, fats)'}\ndef on_bar():\n    pass\n");
-        assert!(p[0].contains("uses `fats`, which is not a parameter") && p[0].contains("did you mean `fast`"), "{p:?}");
+        assert!(
+            p[0].starts_with("1:5 `on_bar` takes 2 argument(s)"),
+            "{p:?}"
+        );
+        let p = problems(
+            "PARAMS = {'fast': 10}\nINDICATORS = {'m': 'sma(close, fats)'}\ndef on_bar():\n    pass\n",
+        );
+        assert!(
+            p[0].contains("uses `fats`, which is not a parameter")
+                && p[0].contains("did you mean `fast`"),
+            "{p:?}"
+        );
         let p = problems("close = 3\ndef on_bar():\n    return None\n");
-        assert!(p[0].starts_with("1:1 `close` is set by the engine"), "{p:?}");
+        assert!(
+            p[0].starts_with("1:1 `close` is set by the engine"),
+            "{p:?}"
+        );
         let p = problems("x = 1\n");
         assert!(p[0].contains("no `on_bar` function"), "{p:?}");
         let p = problems("# eval( in a comment\ns = \"exec(\"\ndef on_bar():\n    return None\n");

@@ -56,7 +56,12 @@ const MAX_DEPTH: usize = 8;
 /// Parses one literal starting at byte `pos` of `src`; returns it and the offset after it.
 /// Errors carry the byte offset of the problem.
 pub fn parse(src: &str, pos: usize) -> Result<(Lit, usize), (usize, String)> {
-    let mut p = P { s: src.as_bytes(), src, i: pos, depth: 0 };
+    let mut p = P {
+        s: src.as_bytes(),
+        src,
+        i: pos,
+        depth: 0,
+    };
     let v = p.value()?;
     Ok((v, p.i))
 }
@@ -101,7 +106,11 @@ impl P<'_> {
                 if self.depth > MAX_DEPTH {
                     return self.err(format!("nested deeper than {MAX_DEPTH} levels"));
                 }
-                let v = if c == b'{' { self.dict(at) } else { self.list(at, c) };
+                let v = if c == b'{' {
+                    self.dict(at)
+                } else {
+                    self.list(at, c)
+                };
                 self.depth -= 1;
                 v
             }
@@ -116,7 +125,9 @@ impl P<'_> {
                     "True" => Lit::Bool(true, at),
                     "False" => Lit::Bool(false, at),
                     "None" => Lit::None(at),
-                    "" => return self.err("expected a literal value (number, string, list or dict)"),
+                    "" => {
+                        return self.err("expected a literal value (number, string, list or dict)");
+                    }
                     _ => {
                         return self.err(format!(
                             "`{word}` is not a literal: declarations are read without running your code, so write the value itself"
@@ -265,15 +276,27 @@ mod tests {
         let Lit::Dict(items, 0) = v else { panic!() };
         assert_eq!(items[0].0, Lit::Str("fast".into(), 1));
         assert_eq!(items[0].1, Lit::Int(10, 9));
-        let Lit::Dict(inner, _) = &items[1].1 else { panic!() };
+        let Lit::Dict(inner, _) = &items[1].1 else {
+            panic!()
+        };
         assert_eq!(inner[0].1.number(), Some(35.0));
         assert_eq!(inner[1].1.number(), Some(-2.0));
     }
 
     #[test]
     fn refuses_code_and_depth() {
-        assert!(parse("{'a': foo()}", 0).unwrap_err().1.contains("`foo` is not a literal"));
-        assert!(parse(&"[".repeat(100), 0).unwrap_err().1.contains("nested deeper"));
+        assert!(
+            parse("{'a': foo()}", 0)
+                .unwrap_err()
+                .1
+                .contains("`foo` is not a literal")
+        );
+        assert!(
+            parse(&"[".repeat(100), 0)
+                .unwrap_err()
+                .1
+                .contains("nested deeper")
+        );
         assert!(parse("{'a' 1}", 0).unwrap_err().1.contains("expected `:`"));
         assert!(parse("'abc", 0).unwrap_err().1.contains("unterminated"));
         assert!(parse("{'a': 1", 0).is_err());

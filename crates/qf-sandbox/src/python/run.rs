@@ -30,8 +30,13 @@ const MAX_REASON: usize = 200;
 /// at its line and column, with what to write instead where there is a known fix.
 pub fn compile(prog: &PythonProgram) -> Result<MontyRun, RunFailure> {
     let names = prog.inputs.iter().map(|i| prog.input_name(i)).collect();
-    MontyRun::new(prog.runnable(), &prog.file, names, CompileOptions::default())
-        .map_err(|e| failure(prog, &e, FailureKind::Compile))
+    MontyRun::new(
+        prog.runnable(),
+        &prog.file,
+        names,
+        CompileOptions::default(),
+    )
+    .map_err(|e| failure(prog, &e, FailureKind::Compile))
 }
 
 /// What `print()` wrote, bounded: output past the cap is counted, not kept.
@@ -197,7 +202,12 @@ impl<'p> PyStrategy<'p> {
     }
 
     /// Turns what the hooks returned into engine calls.
-    fn act(&mut self, ctx: &mut Context<'_>, i: InstrumentId, signal: MontyObject) -> Result<(), String> {
+    fn act(
+        &mut self,
+        ctx: &mut Context<'_>,
+        i: InstrumentId,
+        signal: MontyObject,
+    ) -> Result<(), String> {
         let pairs = match signal {
             MontyObject::None => return Ok(()),
             MontyObject::Dict(pairs) => pairs,
@@ -216,13 +226,21 @@ impl<'p> PyStrategy<'p> {
         let mut reason = None;
         for (k, v) in &pairs {
             let MontyObject::String(key) = k else {
-                return Err(format!("keys of the returned dict are strings, got {}", describe(k)));
+                return Err(format!(
+                    "keys of the returned dict are strings, got {}",
+                    describe(k)
+                ));
             };
             match key.as_str() {
                 "enter" => match v {
                     MontyObject::String(s) if s == "long" => position_ops.push(Op::EnterLong),
                     MontyObject::String(s) if s == "short" => position_ops.push(Op::EnterShort),
-                    other => return Err(format!("\"enter\" is \"long\" or \"short\", not {}", describe(other))),
+                    other => {
+                        return Err(format!(
+                            "\"enter\" is \"long\" or \"short\", not {}",
+                            describe(other)
+                        ));
+                    }
                 },
                 "close" => {
                     if truthy(v, "close")? {
@@ -232,7 +250,9 @@ impl<'p> PyStrategy<'p> {
                 "target_percent" => {
                     let f = number(v, "target_percent")?;
                     if f.abs() > 100.0 {
-                        return Err(format!("target_percent = {f} is a fraction of equity (1.0 is 100%); it must lie within -100..100"));
+                        return Err(format!(
+                            "target_percent = {f} is a fraction of equity (1.0 is 100%); it must lie within -100..100"
+                        ));
                     }
                     position_ops.push(Op::TargetPercent(f));
                 }
@@ -244,10 +264,16 @@ impl<'p> PyStrategy<'p> {
                 }
                 "orders" => {
                     let MontyObject::List(list) = v else {
-                        return Err(format!("\"orders\" is a list of dicts, not {}", describe(v)));
+                        return Err(format!(
+                            "\"orders\" is a list of dicts, not {}",
+                            describe(v)
+                        ));
                     };
                     if list.len() > MAX_ORDERS_PER_BAR {
-                        return Err(format!("{} orders returned on one bar; at most {MAX_ORDERS_PER_BAR}", list.len()));
+                        return Err(format!(
+                            "{} orders returned on one bar; at most {MAX_ORDERS_PER_BAR}",
+                            list.len()
+                        ));
                     }
                     for o in list {
                         orders.push(order(o, &info)?);
@@ -259,18 +285,35 @@ impl<'p> PyStrategy<'p> {
                     other => return Err(format!("\"state\" is a string, not {}", describe(other))),
                 },
                 "reason" => match v {
-                    MontyObject::String(s) => reason = Some(s.chars().take(MAX_REASON).collect::<String>()),
-                    other => return Err(format!("\"reason\" is a string, not {}", describe(other))),
+                    MontyObject::String(s) => {
+                        reason = Some(s.chars().take(MAX_REASON).collect::<String>())
+                    }
+                    other => {
+                        return Err(format!("\"reason\" is a string, not {}", describe(other)));
+                    }
                 },
                 other => {
-                    const KEYS: [&str; 9] = ["enter", "close", "target_percent", "target_quantity", "orders", "cancel_all", "state", "reason", ""];
+                    const KEYS: [&str; 9] = [
+                        "enter",
+                        "close",
+                        "target_percent",
+                        "target_quantity",
+                        "orders",
+                        "cancel_all",
+                        "state",
+                        "reason",
+                        "",
+                    ];
                     let guess = KEYS[..8]
                         .iter()
                         .min_by_key(|k| super::check::edit_distance(k, other))
                         .filter(|k| super::check::edit_distance(k, other) <= 3)
                         .map(|k| format!("; did you mean \"{k}\"?"))
                         .unwrap_or_default();
-                    return Err(format!("unknown key \"{other}\" in the returned dict{guess} (keys: {})", KEYS[..8].join(", ")));
+                    return Err(format!(
+                        "unknown key \"{other}\" in the returned dict{guess} (keys: {})",
+                        KEYS[..8].join(", ")
+                    ));
                 }
             }
         }
@@ -307,8 +350,13 @@ impl<'p> PyStrategy<'p> {
             }
         }
         for op in ops {
-            op.apply(ctx, i).map_err(|e| format!("the order cannot be placed: {e}"))?;
-            self.ops.push(Recorded { call: self.calls, instrument: i, op });
+            op.apply(ctx, i)
+                .map_err(|e| format!("the order cannot be placed: {e}"))?;
+            self.ops.push(Recorded {
+                call: self.calls,
+                instrument: i,
+                op,
+            });
         }
         Ok(())
     }
@@ -337,27 +385,41 @@ fn number(v: &MontyObject, what: &str) -> Result<f64, String> {
     let x = match v {
         MontyObject::Int(i) => *i as f64,
         MontyObject::Float(x) => *x,
-        other => return Err(format!("\"{what}\" must be a number, not {}", describe(other))),
+        other => {
+            return Err(format!(
+                "\"{what}\" must be a number, not {}",
+                describe(other)
+            ));
+        }
     };
     if x.is_finite() {
         Ok(x)
     } else {
-        Err(format!("\"{what}\" = {x}: sizes and prices must be finite numbers"))
+        Err(format!(
+            "\"{what}\" = {x}: sizes and prices must be finite numbers"
+        ))
     }
 }
 
 fn truthy(v: &MontyObject, what: &str) -> Result<bool, String> {
     match v {
         MontyObject::Bool(b) => Ok(*b),
-        other => Err(format!("\"{what}\" is True or False, not {}", describe(other))),
+        other => Err(format!(
+            "\"{what}\" is True or False, not {}",
+            describe(other)
+        )),
     }
 }
 
 fn order(o: &MontyObject, info: &qf_core::Instrument) -> Result<Op, String> {
     let MontyObject::Dict(fields) = o else {
-        return Err(format!("each order is a dict such as {{\"side\": \"buy\", \"qty\": 10}}, not {}", describe(o)));
+        return Err(format!(
+            "each order is a dict such as {{\"side\": \"buy\", \"qty\": 10}}, not {}",
+            describe(o)
+        ));
     };
-    let (mut side, mut qty, mut kind, mut price, mut stop, mut tif) = (None, None, None, None, None, TimeInForce::Gtc);
+    let (mut side, mut qty, mut kind, mut price, mut stop, mut tif) =
+        (None, None, None, None, None, TimeInForce::Gtc);
     let price_of = |v: &MontyObject, what: &str| -> Result<Price, String> {
         let p = number(v, what)?;
         Price::from_f64(p, info.price_precision)
@@ -375,11 +437,20 @@ fn order(o: &MontyObject, info: &qf_core::Instrument) -> Result<Op, String> {
             ("qty", v) => {
                 let q = number(v, "qty")?;
                 if q <= 0.0 {
-                    return Err(format!("order \"qty\" = {q} must be positive (use \"side\" for direction)"));
+                    return Err(format!(
+                        "order \"qty\" = {q} must be positive (use \"side\" for direction)"
+                    ));
                 }
-                qty = Some(Quantity::from_f64(q, info.size_precision).ok_or_else(|| format!("order \"qty\" = {q} is out of range"))?);
+                qty = Some(
+                    Quantity::from_f64(q, info.size_precision)
+                        .ok_or_else(|| format!("order \"qty\" = {q} is out of range"))?,
+                );
             }
-            ("type", MontyObject::String(s)) if ["market", "limit", "stop", "stop_limit"].contains(&s.as_str()) => kind = Some(s.clone()),
+            ("type", MontyObject::String(s))
+                if ["market", "limit", "stop", "stop_limit"].contains(&s.as_str()) =>
+            {
+                kind = Some(s.clone())
+            }
             ("price", v) => price = Some(price_of(v, "price")?),
             ("stop", v) => stop = Some(price_of(v, "stop")?),
             ("tif", MontyObject::String(s)) if s == "gtc" => tif = TimeInForce::Gtc,
@@ -399,7 +470,9 @@ fn order(o: &MontyObject, info: &qf_core::Instrument) -> Result<Op, String> {
         (None | Some("market"), None, None) => OrderKind::Market,
         (None | Some("limit"), Some(price), None) => OrderKind::Limit { price },
         (None | Some("stop"), None, Some(trigger)) => OrderKind::Stop { trigger },
-        (None | Some("stop_limit"), Some(limit), Some(trigger)) => OrderKind::StopLimit { trigger, limit },
+        (None | Some("stop_limit"), Some(limit), Some(trigger)) => {
+            OrderKind::StopLimit { trigger, limit }
+        }
         (k, p, s) => {
             return Err(format!(
                 "order type {} does not match its prices (price {}, stop {}): market has neither, limit has price, stop has stop, stop_limit has both",
@@ -409,7 +482,12 @@ fn order(o: &MontyObject, info: &qf_core::Instrument) -> Result<Op, String> {
             ));
         }
     };
-    Ok(Op::Order { side, quantity, kind, tif })
+    Ok(Op::Order {
+        side,
+        quantity,
+        kind,
+        tif,
+    })
 }
 
 /// Counts values in `v`, stopping past `limit`.
@@ -418,7 +496,10 @@ fn count_values(v: &MontyObject, limit: usize) -> usize {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
-            MontyObject::List(items) | MontyObject::Tuple(items) | MontyObject::Set(items) | MontyObject::FrozenSet(items) => {
+            MontyObject::List(items)
+            | MontyObject::Tuple(items)
+            | MontyObject::Set(items)
+            | MontyObject::FrozenSet(items) => {
                 n += items.len();
                 stack.extend(items.iter());
             }
@@ -466,7 +547,9 @@ pub(crate) fn failure(prog: &PythonProgram, e: &MontyException, kind: FailureKin
             } else if m.contains("yield") {
                 Some("build and return a list instead of a generator")
             } else if m.contains("inheritance") {
-                Some("use plain classes or dicts; raise ValueError(...) instead of a custom exception")
+                Some(
+                    "use plain classes or dicts; raise ValueError(...) instead of a custom exception",
+                )
             } else if m.contains("match") {
                 Some("use if / elif")
             } else if m.contains("os function") {
@@ -525,7 +608,10 @@ impl Strategy for PyStrategy<'_> {
         let mut inputs = Vec::with_capacity(self.prog.inputs.len());
         for input in &self.prog.inputs {
             if matches!(input, Input::Bar(b) if BAR_NAMES[*b].0 == "mem") {
-                inputs.push(std::mem::replace(&mut self.instruments[k].mem, MontyObject::None));
+                inputs.push(std::mem::replace(
+                    &mut self.instruments[k].mem,
+                    MontyObject::None,
+                ));
             } else {
                 inputs.push(self.input(ctx, input, i));
             }
@@ -540,7 +626,11 @@ impl Strategy for PyStrategy<'_> {
         self.log.time = ctx.time();
         let started = Instant::now();
         crate::worker::call_mark(true);
-        let out = self.runner.run(inputs, ResourceTracker::new(limits), PrintWriter::Callback(&mut self.log));
+        let out = self.runner.run(
+            inputs,
+            ResourceTracker::new(limits),
+            PrintWriter::Callback(&mut self.log),
+        );
         crate::worker::call_mark(false);
         self.python_time += started.elapsed();
         self.instruments[k].bars_in_state += 1;
@@ -550,7 +640,11 @@ impl Strategy for PyStrategy<'_> {
                 (pair.pop().unwrap_or(MontyObject::None), mem)
             }
             Ok(other) => {
-                let f = RunFailure::new(FailureKind::BadReturn, &self.prog.file, format!("internal: unexpected result {}", describe(&other)));
+                let f = RunFailure::new(
+                    FailureKind::BadReturn,
+                    &self.prog.file,
+                    format!("internal: unexpected result {}", describe(&other)),
+                );
                 return Err(self.fail(f, ctx));
             }
             Err(e) => {
@@ -560,11 +654,19 @@ impl Strategy for PyStrategy<'_> {
         };
         if self.prog.uses_mem() {
             if !matches!(mem, MontyObject::Dict(_)) {
-                let f = RunFailure::new(FailureKind::BadReturn, &self.prog.file, format!("`mem` must stay a dict, but it is now {}", describe(&mem)));
+                let f = RunFailure::new(
+                    FailureKind::BadReturn,
+                    &self.prog.file,
+                    format!("`mem` must stay a dict, but it is now {}", describe(&mem)),
+                );
                 return Err(self.fail(f, ctx));
             }
             if count_values(&mem, MAX_MEM_VALUES) > MAX_MEM_VALUES {
-                let f = RunFailure::new(FailureKind::Limit, &self.prog.file, format!("`mem` holds more than {MAX_MEM_VALUES} values"));
+                let f = RunFailure::new(
+                    FailureKind::Limit,
+                    &self.prog.file,
+                    format!("`mem` holds more than {MAX_MEM_VALUES} values"),
+                );
                 return Err(self.fail(f, ctx));
             }
             self.instruments[k].mem = mem;
@@ -573,13 +675,24 @@ impl Strategy for PyStrategy<'_> {
             let f = RunFailure::new(
                 FailureKind::Limit,
                 &self.prog.file,
-                format!("time limit for the run exceeded: tenant code ran {:.1} s (limit {:.1} s)", self.python_time.as_secs_f64(), self.limits.run_cpu.as_secs_f64()),
+                format!(
+                    "time limit for the run exceeded: tenant code ran {:.1} s (limit {:.1} s)",
+                    self.python_time.as_secs_f64(),
+                    self.limits.run_cpu.as_secs_f64()
+                ),
             );
             return Err(self.fail(f, ctx));
         }
         if let Err(msg) = self.act(ctx, i, signal) {
             let mut f = RunFailure::new(FailureKind::BadReturn, &self.prog.file, msg);
-            f.function = Some(if self.prog.has_execute { "execute" } else { "on_bar" }.into());
+            f.function = Some(
+                if self.prog.has_execute {
+                    "execute"
+                } else {
+                    "on_bar"
+                }
+                .into(),
+            );
             return Err(self.fail(f, ctx));
         }
         Ok(())

@@ -161,11 +161,16 @@ fn lex(text: &str) -> Result<Vec<Token<'_>>, SyntaxError> {
             b'&' => return err_help(i, "unexpected `&`", "write `and`"),
             b'|' => return err_help(i, "unexpected `|`", "write `or`"),
             b'!' => return err_help(i, "unexpected `!`", "write `not`"),
-            c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) =>
+            {
                 let len = number_len(&b[i..]);
                 let s = &text[i..i + len];
                 if b.get(i + len).copied().is_some_and(is_ident_char) {
-                    return err(i + len, format!("unexpected character after the number `{s}`"));
+                    return err(
+                        i + len,
+                        format!("unexpected character after the number `{s}`"),
+                    );
                 }
                 match s.parse::<f64>() {
                     Ok(x) if x.is_finite() => (Tok::Num(x), len),
@@ -259,7 +264,9 @@ impl<'a> ExprParser<'a> {
     }
 
     fn span(&self) -> Range<usize> {
-        self.tokens[self.pos.min(self.tokens.len() - 1)].span.clone()
+        self.tokens[self.pos.min(self.tokens.len() - 1)]
+            .span
+            .clone()
     }
 
     fn bump(&mut self) {

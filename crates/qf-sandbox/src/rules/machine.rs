@@ -19,6 +19,40 @@ pub(crate) struct Rule {
     pub actions: Vec<Action>,
 }
 
+/// How a candidate rule's guard is evaluated: the shapes that need no tree walk are decided
+/// in the rule loop itself.
+#[derive(Debug, Clone, Copy)]
+enum Guard {
+    /// `crossed_above` / `crossed_below` of two indicator lines, alone.
+    Lines {
+        above: bool,
+        a: u16,
+        b: u16,
+    },
+    Always,
+    Never,
+    /// Anything else: walk the rule's `when`.
+    Tree,
+}
+
+impl Guard {
+    fn of(c: &Cond) -> Guard {
+        match *c {
+            Cond::CrossLines { above, a, b } => Guard::Lines { above, a, b },
+            Cond::Const(true) => Guard::Always,
+            Cond::Const(false) => Guard::Never,
+            _ => Guard::Tree,
+        }
+    }
+}
+
+/// A rule that may fire from some state, with its guard's shape.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    rule: u16,
+    guard: Guard,
+}
+
 /// Where one instrument's machine is.
 #[derive(Debug, Clone)]
 struct Slot {
@@ -41,8 +75,10 @@ pub struct RulesStrategy {
     pub(crate) states: Vec<Arc<str>>,
     pub(crate) initial: u16,
     pub(crate) rules: Vec<Rule>,
-    /// For each state, the rules that may fire from it, in file order.
-    pub(crate) by_state: Vec<Vec<u16>>,
+    /// The rules that may fire from state `s` are `candidates[ranges[s].0..ranges[s].1]`,
+    /// in file order: one flat table, so the per-bar loop touches one array.
+    candidates: Vec<Candidate>,
+    ranges: Vec<(u32, u32)>,
     pub(crate) var_init: Vec<f64>,
     pub(crate) uses_prev_bar: bool,
     /// Lines of instrument `i` are `lines[i * specs.len()..][..specs.len()]`.
@@ -75,6 +111,19 @@ impl RulesStrategy {
         var_init: Vec<f64>,
         uses_prev_bar: bool,
     ) -> Self {
+        let mut candidates = Vec::new();
+        let mut ranges = Vec::with_capacity(by_state.len());
+        for list in &by_state {
+            let start = candidates.len() as u32;
+            candidates.extend(list.iter().filter_map(|&r| {
+                let rule = rules.get(r as usize)?;
+                Some(Candidate {
+                    rule: r,
+                    guard: Guard::of(&rule.when),
+                })
+            }));
+            ranges.push((start, candidates.len() as u32));
+        }
         RulesStrategy {
             file,
             params,
@@ -82,7 +131,8 @@ impl RulesStrategy {
             states,
             initial,
             rules,
-            by_state,
+            candidates,
+            ranges,
             var_init,
             uses_prev_bar,
             lines: Vec::new(),
@@ -131,7 +181,11 @@ impl Frame<'_, '_> {
     #[inline]
     fn previous(&self, s: Series) -> f64 {
         match s {
-            Series::Field(f) => self.slot.prev_bar.as_ref().map_or(f64::NAN, |b| field(b, f)),
+            Series::Field(f) => self
+                .slot
+                .prev_bar
+                .as_ref()
+                .map_or(f64::NAN, |b| field(b, f)),
             Series::Line(k) => self
                 .line(k)
                 .and_then(|l| self.ctx.previous(l))
@@ -224,7 +278,11 @@ fn fail(ctx: &Context<'_>, a: &Action, what: impl std::fmt::Display) -> Strategy
 /// `Context::order_target_percent`.
 fn quantity(ctx: &Context<'_>, a: &Action, x: f64, what: &str) -> Result<Quantity, StrategyError> {
     if !x.is_finite() {
-        return Err(fail(ctx, a, format!("{what} is not a finite number ({})", show(x))));
+        return Err(fail(
+            ctx,
+            a,
+            format!("{what} is not a finite number ({})", show(x)),
+        ));
     }
     let precision = ctx
         .instruments()
@@ -238,7 +296,11 @@ fn quantity(ctx: &Context<'_>, a: &Action, x: f64, what: &str) -> Result<Quantit
 /// A limit or stop price, rounded to the nearest tick; must be positive.
 fn price(ctx: &Context<'_>, a: &Action, x: f64) -> Result<Price, StrategyError> {
     if !x.is_finite() {
-        return Err(fail(ctx, a, format!("price is not a finite number ({})", show(x))));
+        return Err(fail(
+            ctx,
+            a,
+            format!("price is not a finite number ({})", show(x)),
+        ));
     }
     let precision = ctx
         .instruments()
@@ -250,7 +312,10 @@ fn price(ctx: &Context<'_>, a: &Action, x: f64) -> Result<Price, StrategyError> 
         return Err(fail(
             ctx,
             a,
-            format!("price must be positive, got {} (rounded to the tick: {p})", show(x)),
+            format!(
+                "price must be positive, got {} (rounded to the tick: {p})",
+                show(x)
+            ),
         ));
     }
     Ok(p)
@@ -322,7 +387,11 @@ impl RulesStrategy {
             }
             ActionKind::TargetPercent(_) => {
                 if !x.is_finite() {
-                    return Err(fail(ctx, a, format!("fraction is not a finite number ({})", show(x))));
+                    return Err(fail(
+                        ctx,
+                        a,
+                        format!("fraction is not a finite number ({})", show(x)),
+                    ));
                 }
                 let r = ctx.order_target_percent(i, x);
                 order(ctx, a, r)
@@ -450,20 +519,39 @@ impl RulesStrategy {
         let n_vars = self.var_init.len();
         let base = i * n_vars;
         let state = self.slots[i].state;
-        let Some(candidates) = self.by_state.get(state as usize) else {
+        let Some(&(start, end)) = self.ranges.get(state as usize) else {
             return Ok(());
         };
+        let candidates = self
+            .candidates
+            .get(start as usize..end as usize)
+            .unwrap_or(&[]);
+        let lines = self
+            .lines
+            .get(i * n_lines..(i + 1) * n_lines)
+            .unwrap_or(&[]);
         let fired = {
             let frame = Frame {
                 ctx,
-                lines: self.lines.get(i * n_lines..).unwrap_or(&[]),
+                lines,
                 vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
                 slot: &self.slots[i],
             };
             candidates
                 .iter()
-                .copied()
-                .find(|&r| frame.cond(&self.rules[r as usize].when))
+                .find(|c| match c.guard {
+                    Guard::Lines { above, a, b } => {
+                        match (lines.get(a as usize), lines.get(b as usize)) {
+                            (Some(&a), Some(&b)) if above => ctx.crossed_above(a, b),
+                            (Some(&a), Some(&b)) => ctx.crossed_below(a, b),
+                            _ => false,
+                        }
+                    }
+                    Guard::Always => true,
+                    Guard::Never => false,
+                    Guard::Tree => frame.cond(&self.rules[c.rule as usize].when),
+                })
+                .map(|c| c.rule)
         };
         let Some(r) = fired else {
             return Ok(());

@@ -219,7 +219,9 @@ pub fn parse(file: &str, source: &str, format: Format) -> Result<RulesProgram, D
     let warnings = rep.finish()?;
     let name = raw.name.map(|t| t.value).unwrap_or_else(|| {
         let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-        base.rsplit_once('.').map_or(base, |(stem, _)| stem).to_string()
+        base.rsplit_once('.')
+            .map_or(base, |(stem, _)| stem)
+            .to_string()
     });
     Ok(RulesProgram {
         file: Arc::from(file),

@@ -71,7 +71,10 @@ impl RulesProgram {
             match params.get(&*p.name) {
                 Some(v) if v.is_finite() => values.push(*v),
                 Some(v) => {
-                    rep.whole(format!("parameter `{}` = {v} is not a finite number", p.name));
+                    rep.whole(format!(
+                        "parameter `{}` = {v} is not a finite number",
+                        p.name
+                    ));
                     values.push(f64::NAN);
                 }
                 None => {

@@ -157,9 +157,7 @@ pub(crate) fn read(rep: &mut Reporter<'_>, root: &Node, map_word: &'static str) 
                     if k == MAX_TRANSITIONS {
                         rep.error(
                             item.span.start,
-                            format!(
-                                "too many transitions: at most {MAX_TRANSITIONS} are allowed"
-                            ),
+                            format!("too many transitions: at most {MAX_TRANSITIONS} are allowed"),
                         );
                         break;
                     }
@@ -172,7 +170,10 @@ pub(crate) fn read(rep: &mut Reporter<'_>, root: &Node, map_word: &'static str) 
                 key.span.start,
                 format!("unknown key `{other}`"),
                 did_you_mean(other, TOP_KEYS.iter().copied()).or_else(|| {
-                    Some(format!("the keys of a rules file are: {}", TOP_KEYS.join(", ")))
+                    Some(format!(
+                        "the keys of a rules file are: {}",
+                        TOP_KEYS.join(", ")
+                    ))
                 }),
             ),
         }
@@ -344,10 +345,7 @@ impl Reader {
                 if p.min > p.max {
                     rep.error(
                         at,
-                        format!(
-                            "parameter `{name}` has min {} above max {}",
-                            p.min, p.max
-                        ),
+                        format!("parameter `{name}` has min {} above max {}", p.min, p.max),
                     );
                     return None;
                 }
@@ -435,10 +433,7 @@ impl Reader {
                     f.key.span.start,
                     format!("unknown key `{other}` in a transition"),
                     did_you_mean(other, TRANSITION_KEYS.iter().copied()).or_else(|| {
-                        Some(format!(
-                            "a transition has: {}",
-                            TRANSITION_KEYS.join(", ")
-                        ))
+                        Some(format!("a transition has: {}", TRANSITION_KEYS.join(", ")))
                     }),
                 ),
             }

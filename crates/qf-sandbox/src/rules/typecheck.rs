@@ -11,12 +11,12 @@ use qf_engine::strategies::ParamSpec;
 use std::borrow::Cow;
 
 use super::MAX_INDICATORS;
+use super::WILDCARD;
 use super::expr::{self, BinOp, Expr, ExprKind};
 use super::ir::{Action, ActionKind, Arith, Cmp, Cond, Field, Num, Operand, Series};
 use super::locate::{Reporter, Text};
 use super::schema::{RawFile, check_name};
 use super::suggest::did_you_mean;
-use super::WILDCARD;
 use crate::indicator::{self, Arg, IndicatorSpec};
 
 /// An indicator the file uses, declared or written inline, and where.
@@ -282,8 +282,8 @@ impl Checker<'_, '_> {
     }
 
     fn unknown_state(&mut self, t: &Text, what: &str) {
-        let help = did_you_mean(&t.value, self.states.iter().map(|(n, _)| n.as_str()))
-            .or_else(|| {
+        let help =
+            did_you_mean(&t.value, self.states.iter().map(|(n, _)| n.as_str())).or_else(|| {
                 Some(format!(
                     "declared states: {}",
                     self.states
@@ -310,7 +310,10 @@ impl Checker<'_, '_> {
             self.error(
                 t,
                 0,
-                format!("`{}` is {kind}; choose another name for this {what}", t.value),
+                format!(
+                    "`{}` is {kind}; choose another name for this {what}",
+                    t.value
+                ),
                 None,
             );
             return false;
@@ -380,7 +383,11 @@ impl Checker<'_, '_> {
         }
         for (name, slot) in named {
             // A name whose call failed is still declared, so its uses are not unknown too.
-            self.declare(name, Symbol::Indicator(slot.unwrap_or(u16::MAX)), "indicator");
+            self.declare(
+                name,
+                Symbol::Indicator(slot.unwrap_or(u16::MAX)),
+                "indicator",
+            );
         }
         for (name, x) in &raw.vars {
             let k = self.out.vars.len() as u16;
@@ -403,9 +410,7 @@ impl Checker<'_, '_> {
                 args,
             } => self.call(t, name, name_span.start, args),
             ExprKind::Neg(x) => Some(Typed::Num(Num::Neg(Box::new(self.num(t, x, "`-`")?)))),
-            ExprKind::Not(x) => Some(Typed::Cond(Cond::Not(Box::new(
-                self.cond(t, x, "`not`")?,
-            )))),
+            ExprKind::Not(x) => Some(Typed::Cond(Cond::Not(Box::new(self.cond(t, x, "`not`")?)))),
             ExprKind::Binary { op, lhs, rhs, .. } => {
                 let what = format!("`{}`", op.symbol());
                 let arith = match op {
@@ -524,9 +529,8 @@ impl Checker<'_, '_> {
                 None,
             );
         } else {
-            let help = did_you_mean(n, self.value_names()).or_else(|| {
-                Some("declare it under `params`, `indicators` or `vars`".to_string())
-            });
+            let help = did_you_mean(n, self.value_names())
+                .or_else(|| Some("declare it under `params`, `indicators` or `vars`".to_string()));
             self.error(t, at, format!("unknown name `{n}`"), help);
         }
         None
@@ -542,7 +546,15 @@ impl Checker<'_, '_> {
             .collect()
     }
 
-    fn arity(&mut self, t: &Text, name: &str, at: usize, want: usize, got: usize, example: &str) -> bool {
+    fn arity(
+        &mut self,
+        t: &Text,
+        name: &str,
+        at: usize,
+        want: usize,
+        got: usize,
+        example: &str,
+    ) -> bool {
         if want == got {
             return true;
         }
@@ -578,7 +590,11 @@ impl Checker<'_, '_> {
                 let help = did_you_mean(name, names).or_else(|| {
                     Some(format!(
                         "functions are: {}, and the indicators {}",
-                        FUNCTIONS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", "),
+                        FUNCTIONS
+                            .iter()
+                            .map(|(n, ..)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         indicator::FUNCTIONS
                             .iter()
                             .map(|f| f.name)
@@ -635,11 +651,17 @@ impl Checker<'_, '_> {
                     Some(Typed::Cond(Cond::Ready(s)))
                 }
             }
-            "abs" => Some(Typed::Num(Num::Abs(Box::new(self.num(t, &args[0], "`abs`")?)))),
+            "abs" => Some(Typed::Num(Num::Abs(Box::new(
+                self.num(t, &args[0], "`abs`")?,
+            )))),
             _ => {
                 let what = format!("`{name}`");
                 let (a, b) = (self.num(t, &args[0], &what), self.num(t, &args[1], &what));
-                let op = if name == "min" { Arith::Min } else { Arith::Max };
+                let op = if name == "min" {
+                    Arith::Min
+                } else {
+                    Arith::Max
+                };
                 Some(Typed::Num(Num::Arith(op, Box::new(a?), Box::new(b?))))
             }
         }
@@ -678,9 +700,7 @@ impl Checker<'_, '_> {
                 }
                 Some(Operand::Series(s))
             }
-            None => self
-                .num(t, e, &format!("`{func}`"))
-                .map(Operand::Level),
+            None => self.num(t, e, &format!("`{func}`")).map(Operand::Level),
         }
     }
 
@@ -718,7 +738,10 @@ impl Checker<'_, '_> {
                                 "`{name}` takes numbers or parameters, but `{n}` is {}",
                                 sym.word()
                             ),
-                            Some("indicator settings are fixed for the run: declare a parameter".into()),
+                            Some(
+                                "indicator settings are fixed for the run: declare a parameter"
+                                    .into(),
+                            ),
                         );
                         ok = false;
                     }
@@ -751,7 +774,9 @@ impl Checker<'_, '_> {
                         t,
                         a_at,
                         format!("the arguments of `{name}` must be numbers or parameter names"),
-                        Some("indicator settings are fixed for the run: declare a parameter".into()),
+                        Some(
+                            "indicator settings are fixed for the run: declare a parameter".into(),
+                        ),
                     );
                     ok = false;
                 }
@@ -896,7 +921,11 @@ impl Checker<'_, '_> {
             let help = did_you_mean(name, ACTIONS.iter().map(|(n, ..)| *n)).or_else(|| {
                 Some(format!(
                     "actions are: {}",
-                    ACTIONS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ")
+                    ACTIONS
+                        .iter()
+                        .map(|(n, ..)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             });
             self.error(t, at, msg, help);
@@ -1006,7 +1035,9 @@ impl Checker<'_, '_> {
                     r,
                     0,
                     "a requirement may only use parameters and numbers",
-                    Some("requirements are checked once, before the run, e.g. `fast < slow`".into()),
+                    Some(
+                        "requirements are checked once, before the run, e.g. `fast < slow`".into(),
+                    ),
                 );
                 continue;
             }

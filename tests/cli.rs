@@ -251,7 +251,7 @@ fn sweep_ranks_every_combination_and_is_independent_of_threads() {
         "1",
     ]);
     assert!(
-        out.contains("rank") && out.contains("12 combinations (1 skipped as invalid)"),
+        out.contains("rank") && out.contains("12 combinations (1 skipped: invalid or failed)"),
         "{out}"
     );
     ok(&[

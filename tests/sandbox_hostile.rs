@@ -379,8 +379,13 @@ fn corpus() -> Vec<(&'static str, String, Expect)> {
             Failed(BadReturn, "not in STATES"),
         ),
         (
-            "mem replaced",
-            format!("def on_bar():\n    global mem\n    mem = 5\n    return None\n"),
+            "global state",
+            "def on_bar():\n    global mem\n    mem = 5\n    return None\n".to_string(),
+            Refused("module-level names are set afresh on every bar"),
+        ),
+        (
+            "mem replaced at module level",
+            format!("if True:\n    mem = 5\n{}", on_bar("return None")),
             Failed(BadReturn, "must stay a dict"),
         ),
         // Exceptions in every hook and at the top level.
@@ -565,16 +570,28 @@ fn a_run_past_its_wall_clock_is_killed_and_others_carry_on() {
 }
 
 #[test]
-fn workers_are_isolated_from_the_network() {
+fn workers_are_locked_down() {
     let pool = pool();
     let data = data();
     let Outcome::Ran(out) = run(&pool, &data, HONEST) else {
         panic!()
     };
+    let iso = out.isolation;
     assert!(
-        out.isolation.network_namespace || out.isolation.seccomp,
-        "{:?}",
-        out.isolation
+        iso.seccomp && iso.memory_accounting && iso.unprivileged,
+        "{iso:?}"
     );
-    assert!(out.isolation.memory_accounting, "{:?}", out.isolation);
+    // What a broken interpreter would try next: each call is refused by the filter (EPERM).
+    let calls = pool.selftest().unwrap_or_else(|f| panic!("{f}"));
+    let names: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["socket", "open", "fork", "kill_parent", "exec_memory"]
+    );
+    for (name, errno) in &calls {
+        assert_eq!(
+            *errno, 1,
+            "{name} was not refused with EPERM (errno {errno})"
+        );
+    }
 }

@@ -235,7 +235,7 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{} combinations ({} skipped as invalid) on {jobs} threads in {:.2}s, {:.1} M bars/s; ranked by {}{}",
+        "{} combinations ({} skipped: invalid or failed) on {jobs} threads in {:.2}s, {:.1} M bars/s; ranked by {}{}",
         ok.len() + failed.len(),
         failed.len(),
         elapsed.as_secs_f64(),

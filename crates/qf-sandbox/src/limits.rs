@@ -152,9 +152,22 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// Tenant text for a terminal: control characters (escape sequences) shown as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 impl fmt::Display for RunFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} — {}", self.message, self.file)?;
+        write!(f, "{} — {}", printable(&self.message), self.file)?;
         if self.line > 0 {
             write!(f, " line {}", self.line)?;
         }
@@ -165,7 +178,7 @@ impl fmt::Display for RunFailure {
             write!(f, " (bar {} at {ts})", thousands(bar))?;
         }
         if let Some(src) = &self.source_line {
-            write!(f, "\n    {} | {}", self.line, src.trim_end())?;
+            write!(f, "\n    {} | {}", self.line, printable(src.trim_end()))?;
         }
         Ok(())
     }

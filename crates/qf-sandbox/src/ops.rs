@@ -68,6 +68,11 @@ impl Op {
     }
 }
 
+/// Most ops one call of `on_bar` can make: cancel, one position op, 100 orders, a state.
+pub const MAX_OPS_PER_CALL: usize = 103;
+/// Most orders working at once in one run of tenant code.
+pub const MAX_OPEN_ORDERS: usize = 10_000;
+
 /// An op with the `on_bar` call it was made in (1-based count of calls).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
@@ -113,6 +118,11 @@ impl Strategy for Replay {
             r.op.apply(ctx, r.instrument)
                 .map_err(|e| StrategyError::new(format!("replay: {e}")))?;
             self.next += 1;
+        }
+        if ctx.open_orders().len() > MAX_OPEN_ORDERS {
+            return Err(StrategyError::new(format!(
+                "replay: more than {MAX_OPEN_ORDERS} working orders"
+            )));
         }
         Ok(())
     }
@@ -184,8 +194,19 @@ pub fn write_ops(w: &mut Writer, ops: &[Recorded]) {
 pub fn read_ops(r: &mut Reader<'_>) -> Result<Vec<Recorded>, Malformed> {
     let n = r.u64()? as usize;
     let mut out = Vec::with_capacity(n.min(1 << 20));
+    let (mut last_call, mut in_call) = (0u64, 0usize);
     for _ in 0..n {
         let call = r.u64()?;
+        // Calls only move forward, and each makes a bounded number of ops: a worker cannot
+        // make the parent's replay arbitrarily expensive.
+        match call.cmp(&last_call) {
+            std::cmp::Ordering::Less => return Err(Malformed("ops out of order")),
+            std::cmp::Ordering::Equal => in_call += 1,
+            std::cmp::Ordering::Greater => (last_call, in_call) = (call, 1),
+        }
+        if in_call > MAX_OPS_PER_CALL {
+            return Err(Malformed("too many ops in one call"));
+        }
         let instrument = InstrumentId(r.u32()?);
         let op = match r.u8()? {
             0 => Op::EnterLong,

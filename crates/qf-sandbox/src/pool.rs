@@ -18,8 +18,8 @@ use crate::ops::{Recorded, read_ops};
 use crate::python::PythonProgram;
 use crate::wire::{MAX_REPLY, Reader, Writer, read_frame, write_frame};
 use crate::worker::{
-    EXIT_CALL_TIMEOUT, EXIT_OUT_OF_MEMORY, Isolation, REQ_CHECK, REQ_RUN, RESP_FAIL, RESP_HELLO,
-    RESP_OK, RESP_PROGRESS,
+    EXIT_CALL_TIMEOUT, EXIT_OUT_OF_MEMORY, Isolation, REQ_CHECK, REQ_RUN, REQ_SELFTEST, RESP_FAIL,
+    RESP_HELLO, RESP_OK, RESP_PROGRESS, WORKER_CPU_SECONDS,
 };
 
 /// A worker serves at most this many runs before it is replaced.
@@ -70,6 +70,9 @@ struct Worker {
     stdout: ChildStdout,
     data: u64,
     runs: u32,
+    /// Time its runs spent in tenant code: the worker is retired well before its lifetime
+    /// CPU rlimit could stop an innocent run.
+    busy: Duration,
     isolation: Isolation,
 }
 
@@ -91,7 +94,8 @@ impl Pool {
             args,
             limits,
             idle: Mutex::new(Vec::new()),
-            max_idle: 8,
+            // Enough for a sweep on every core to keep its workers (and their bars) warm.
+            max_idle: std::thread::available_parallelism().map_or(8, |n| n.get().max(8)),
         }
     }
 
@@ -139,6 +143,7 @@ impl Pool {
                     network_namespace: r.bool().ok()?,
                     seccomp: r.bool().ok()?,
                     memory_accounting: r.bool().ok()?,
+                    unprivileged: r.bool().ok()?,
                 })
             })
             .ok_or_else(|| {
@@ -152,6 +157,7 @@ impl Pool {
             stdout,
             data: 0,
             runs: 0,
+            busy: Duration::ZERO,
             isolation,
         })
     }
@@ -167,7 +173,8 @@ impl Pool {
     fn give_back(&self, mut w: Worker) {
         w.runs += 1;
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if w.runs < RUNS_PER_WORKER && idle.len() < self.max_idle {
+        let fresh = w.busy < Duration::from_secs(WORKER_CPU_SECONDS / 2);
+        if w.runs < RUNS_PER_WORKER && fresh && idle.len() < self.max_idle {
             idle.push(w);
         } else {
             drop(idle);
@@ -200,6 +207,33 @@ impl Pool {
         let mut w = Writer::default();
         w.u8(REQ_CHECK).str(&prog.file).str(&prog.source);
         self.exchange(prog, w.0, None, &mut |_| {}).map(drop)
+    }
+
+    /// Asks a worker which system calls it can still make after lockdown: `(call, errno)`,
+    /// 0 when the call succeeded. For tests of the isolation itself.
+    pub fn selftest(&self) -> Result<Vec<(String, u32)>, RunFailure> {
+        let mut worker = self.take()?;
+        let reply = write_frame(&mut worker.stdin, &[REQ_SELFTEST])
+            .ok()
+            .and_then(|_| read_frame(&mut worker.stdout, MAX_REPLY).ok().flatten());
+        let _ = worker.child.kill();
+        let _ = worker.child.wait();
+        let frame = reply.ok_or_else(|| crash("the sandbox worker did not answer".into()))?;
+        let mut r = Reader::new(&frame);
+        let mut out = Vec::new();
+        if r.u8().ok() == Some(RESP_OK) {
+            while !r.done() {
+                let (name, errno) = (r.str(), r.u32());
+                match (name, errno) {
+                    (Ok(n), Ok(e)) => out.push((n.to_string(), e)),
+                    _ => return Err(crash("malformed self-test reply".into())),
+                }
+            }
+            Ok(out)
+        } else {
+            RunFailure::read(&mut r)
+                .map_or_else(|_| Err(crash("malformed self-test reply".into())), Err)
+        }
     }
 
     /// Runs a backtest of `prog` in a worker and returns what the strategy did.
@@ -254,10 +288,17 @@ impl Pool {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         });
+        let mut too_large = false;
         let reply = (|| {
             write_frame(&mut worker.stdin, &request).ok()?;
             loop {
-                let frame = read_frame(&mut worker.stdout, MAX_REPLY).ok()??;
+                let frame = match read_frame(&mut worker.stdout, MAX_REPLY) {
+                    Ok(f) => f?,
+                    Err(e) => {
+                        too_large = e.kind() == std::io::ErrorKind::InvalidData;
+                        return None;
+                    }
+                };
                 if frame.first() == Some(&RESP_PROGRESS) {
                     let mut r = Reader::new(&frame[1..]);
                     progress(r.u64().ok()?);
@@ -268,15 +309,22 @@ impl Pool {
         })();
         let _ = done.send(());
         let _ = watchdog.join();
+        let wall_killed = killed.load(Ordering::SeqCst);
         let Some(frame) = reply else {
-            return Err(self.died(worker, killed.load(Ordering::SeqCst), &prog.file));
+            return Err(self.died(worker, wall_killed, too_large, &prog.file));
         };
         match decode(&frame, worker.isolation) {
             Ok(out) => {
-                if let Some(d) = data {
+                if let (Some(d), Ok(o)) = (data, &out) {
                     worker.data = d.id;
+                    worker.busy += o.tenant_time;
                 }
-                self.give_back(worker);
+                if wall_killed {
+                    // The kill landed after the reply: the reply stands, the worker is gone.
+                    let _ = worker.child.wait();
+                } else {
+                    self.give_back(worker);
+                }
                 out
             }
             Err(why) => {
@@ -289,13 +337,30 @@ impl Pool {
         }
     }
 
-    fn died(&self, mut worker: Worker, wall_killed: bool, file: &str) -> RunFailure {
+    fn died(
+        &self,
+        mut worker: Worker,
+        wall_killed: bool,
+        too_large: bool,
+        file: &str,
+    ) -> RunFailure {
         drop(worker.stdin);
+        // It may still be alive (stuck writing a reply nobody reads): never wait on it alive.
+        // A worker that already exited keeps its exit status; the kill does not change it.
+        let _ = worker.child.kill();
         let status = worker.child.wait().ok();
         let code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let l = &self.limits;
-        let (kind, msg) = if wall_killed {
+        let (kind, msg) = if too_large {
+            (
+                FailureKind::Limit,
+                format!(
+                    "output limit exceeded: the run's orders and log came to more than {} MiB",
+                    MAX_REPLY >> 20
+                ),
+            )
+        } else if wall_killed {
             (
                 FailureKind::Limit,
                 format!(

@@ -36,7 +36,7 @@ pub fn is_strategy_file(name: &str) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The tenant's code failed, or broke a limit, or its worker died.
-    #[error("{0}")]
+    #[error(transparent)]
     Tenant(#[from] RunFailure),
     /// The engine refused the configuration or the strategy failed in it.
     #[error(transparent)]
@@ -168,6 +168,25 @@ impl TenantStrategy {
             }
             TenantStrategy::Python(p) => {
                 let out = pool.run(p, params, config, data, progress)?;
+                // The worker is not trusted: its states must be the declared ones.
+                if !p.states.is_empty() {
+                    let bad = out.ops.iter().find_map(|r| match &r.op {
+                        crate::ops::Op::State { to, .. }
+                            if !p.states.iter().any(|s| **s == **to) =>
+                        {
+                            Some(to.clone())
+                        }
+                        _ => None,
+                    });
+                    if let Some(to) = bad {
+                        return Err(RunFailure::new(
+                            crate::limits::FailureKind::Crash,
+                            &p.file,
+                            format!("the sandbox worker reported an undeclared state {to:?}"),
+                        )
+                        .into());
+                    }
+                }
                 Ok((Box::new(Replay::new(out.ops.clone())), Some(out)))
             }
         }

@@ -1,12 +1,19 @@
 //! The sandbox worker: a `qf` process started in sandbox mode that runs tenant Python with
 //! the engine loop inside it, so isolation costs one round trip per run, not per bar.
 //!
-//! Before it reads any tenant code the worker locks itself down:
+//! Before it reads any tenant code the worker locks itself down (Linux):
+//! - closes every descriptor but stdin, stdout and stderr, and asks to be killed if the
+//!   parent dies;
 //! - rlimits: no core files, no file writes, few descriptors, a CPU-time and an address-space
 //!   ceiling;
-//! - a fresh network namespace (no interfaces but a down loopback) where the kernel allows
-//!   it, and in any case a seccomp filter that refuses sockets, `execve`, `fork`, `ptrace`,
-//!   `kill` and every call that opens, creates or removes a file;
+//! - a fresh network namespace (no interfaces but a down loopback) where the kernel allows it;
+//! - when started as root, drops to `nobody` with no capabilities, so it cannot signal, trace
+//!   or read the memory of the parent or of other workers; it is also made non-dumpable;
+//! - a seccomp *allowlist*: reading and writing its pipes, memory management (never
+//!   executable), futexes, signals to itself, clocks, sleeping, exiting. Everything else —
+//!   sockets, files, `execve`, new processes or threads, namespaces, `io_uring`, other
+//!   processes — fails with `EPERM`; another ABI or the x32 range kills the process. A worker
+//!   that cannot install the filter refuses to run tenant code;
 //! - the `monty-alloc` global allocator's ceiling (installed by the `qf` binary), so the
 //!   interpreter raises `MemoryError` at its soft limit and the process exits with a known
 //!   code at the hard one;
@@ -30,6 +37,10 @@ use crate::wire::{MAX_FRAME, Malformed, Reader, Writer, read_frame, write_frame}
 
 /// Exit code of a worker whose watchdog stopped a call that could not be interrupted.
 pub const EXIT_CALL_TIMEOUT: i32 = 66;
+/// CPU seconds a worker may use over its whole life (a backstop: the pool retires workers
+/// well before, by the CPU their runs used).
+pub const WORKER_CPU_SECONDS: u64 = 3600;
+
 /// Exit code of a worker that hit the memory ceiling (`monty-alloc`'s code).
 pub const EXIT_OUT_OF_MEMORY: i32 = monty_types::OOM_EXIT_CODE;
 
@@ -39,6 +50,10 @@ pub(crate) const RESP_OK: u8 = 1;
 pub(crate) const RESP_FAIL: u8 = 2;
 pub(crate) const RESP_PROGRESS: u8 = 3;
 pub(crate) const RESP_HELLO: u8 = 4;
+pub(crate) const REQ_SELFTEST: u8 = 9;
+
+/// Whether a worker must have its seccomp filter to run tenant code.
+const SECCOMP_REQUIRED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
 
 /// How locked-down a worker managed to make itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +64,48 @@ pub struct Isolation {
     pub seccomp: bool,
     /// Memory is accounted by `monty-alloc` (else only the address-space rlimit holds).
     pub memory_accounting: bool,
+    /// Runs without root and without capabilities.
+    pub unprivileged: bool,
+}
+
+/// What the worker's own system calls get after lockdown: `(call, errno)`, 0 meaning it
+/// succeeded. Answers [`REQ_SELFTEST`], for tests of the filter itself.
+fn selftest() -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u8(RESP_OK);
+    let errno = || io::Error::last_os_error().raw_os_error().unwrap_or(0) as u32;
+    #[cfg(target_os = "linux")]
+    {
+        let path = c"/etc/hostname";
+        // SAFETY: plain system calls with valid arguments; every result is only inspected.
+        let results: [(&str, i64); 5] = unsafe {
+            [
+                (
+                    "socket",
+                    libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) as i64,
+                ),
+                ("open", libc::open(path.as_ptr(), libc::O_RDONLY) as i64),
+                ("fork", {
+                    let r =
+                        libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_long, 0, 0, 0, 0);
+                    if r == 0 {
+                        libc::_exit(0);
+                    }
+                    r
+                }),
+                ("kill_parent", libc::kill(libc::getppid(), 0) as i64),
+                (
+                    "exec_memory",
+                    libc::mprotect(std::ptr::null_mut(), 0, libc::PROT_EXEC) as i64,
+                ),
+            ]
+        };
+        for (name, r) in results {
+            w.str(name).u32(if r < 0 { errno() } else { 0 });
+        }
+    }
+    let _ = errno;
+    w.0
 }
 
 static CALL_STARTED_MS: AtomicU64 = AtomicU64::new(0);
@@ -71,6 +128,8 @@ pub(crate) fn call_mark(start: bool) {
 /// Entry point of `qf` in sandbox-worker mode: serves requests on stdin/stdout until the
 /// parent closes the pipe. `memory_bytes` is the worker's memory ceiling.
 pub fn worker_main(limits: Limits) -> i32 {
+    // The watchdog thread must exist before the filter forbids creating threads.
+    start_watchdog(limits.call_time);
     let isolation = harden(&limits);
     let memory_ceiling = if isolation.memory_accounting {
         Some(
@@ -81,14 +140,14 @@ pub fn worker_main(limits: Limits) -> i32 {
     } else {
         None
     };
-    start_watchdog(limits.call_time);
     let mut input = io::stdin().lock();
     let mut output = io::stdout().lock();
     let mut w = Writer::default();
     w.u8(RESP_HELLO)
         .bool(isolation.network_namespace)
         .bool(isolation.seccomp)
-        .bool(isolation.memory_accounting);
+        .bool(isolation.memory_accounting)
+        .bool(isolation.unprivileged);
     if write_frame(&mut output, &w.0).is_err() {
         return 1;
     }
@@ -99,7 +158,22 @@ pub fn worker_main(limits: Limits) -> i32 {
             Ok(None) => return 0,
             Err(_) => return 1,
         };
-        let reply = match serve(&frame, &mut data, limits, memory_ceiling, &mut output) {
+        let reply = if SECCOMP_REQUIRED && !isolation.seccomp {
+            let mut w = Writer::default();
+            w.u8(RESP_FAIL);
+            RunFailure::new(
+                FailureKind::Crash,
+                "",
+                "the sandbox could not be set up (the seccomp filter was refused by the kernel); tenant code is not run without it",
+            )
+            .write(&mut w);
+            Ok(w.0)
+        } else if frame.first() == Some(&REQ_SELFTEST) {
+            Ok(selftest())
+        } else {
+            serve(frame, &mut data, limits, memory_ceiling, &mut output)
+        };
+        let reply = match reply {
             Ok(reply) => reply,
             Err(Malformed(what)) => {
                 let mut w = Writer::default();
@@ -120,13 +194,13 @@ pub fn worker_main(limits: Limits) -> i32 {
 }
 
 fn serve(
-    frame: &[u8],
+    frame: Vec<u8>,
     data: &mut Option<(u64, Vec<BarSeries>)>,
     limits: Limits,
     memory_ceiling: Option<usize>,
     out: &mut impl Write,
 ) -> Result<Vec<u8>, Malformed> {
-    let mut r = Reader::new(frame);
+    let mut r = Reader::new(&frame);
     let tag = r.u8()?;
     let file = r.str()?.to_string();
     let source = r.str()?.to_string();
@@ -170,6 +244,9 @@ fn serve(
     if r.bool()? {
         *data = Some((data_id, r.series()?));
     }
+    // The request (bars included) is decoded: free it before the run, so every run of the
+    // same strategy has the same memory to work with.
+    drop(frame);
     let Some((id, series)) = data.as_ref() else {
         return Err(Malformed("no data"));
     };
@@ -229,6 +306,18 @@ fn start_watchdog(call_time: Duration) {
 #[cfg(target_os = "linux")]
 fn harden(limits: &Limits) -> Isolation {
     let mut iso = Isolation::default();
+    // SAFETY: plain system calls on this process with valid arguments.
+    unsafe {
+        // Nothing inherited from the parent but the three standard descriptors.
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
     let set = |res, soft: u64, hard: u64| {
         let lim = libc::rlimit {
             rlim_cur: soft,
@@ -240,8 +329,11 @@ fn harden(limits: &Limits) -> Isolation {
     set(libc::RLIMIT_CORE, 0, 0);
     set(libc::RLIMIT_FSIZE, 0, 0);
     set(libc::RLIMIT_NOFILE, 16, 16);
-    let cpu = (limits.run_cpu.as_secs() + 60).saturating_mul(4).max(600);
-    set(libc::RLIMIT_CPU, cpu, cpu + 10);
+    set(
+        libc::RLIMIT_CPU,
+        WORKER_CPU_SECONDS,
+        WORKER_CPU_SECONDS + 10,
+    );
     let address_space = (limits.memory_bytes as u64)
         .saturating_mul(2)
         .saturating_add(2 << 30);
@@ -249,6 +341,19 @@ fn harden(limits: &Limits) -> Isolation {
     // SAFETY: unshare only affects this process.
     iso.network_namespace = unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0
         || unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } == 0;
+    // SAFETY: dropping privileges of this process; the results are checked.
+    unsafe {
+        if libc::geteuid() == 0 {
+            let nobody: libc::uid_t = 65534;
+            let ok = libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(nobody, nobody, nobody) == 0
+                && libc::setresuid(nobody, nobody, nobody) == 0;
+            iso.unprivileged = ok && libc::geteuid() != 0;
+        } else {
+            iso.unprivileged = true;
+        }
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     iso.memory_accounting = monty_alloc::set_limit(Some(limits.memory_bytes), false).is_ok();
     epoch();
     iso.seccomp = seccomp::install().is_ok();
@@ -265,58 +370,58 @@ fn harden(limits: &Limits) -> Isolation {
 
 #[cfg(target_os = "linux")]
 mod seccomp {
-    //! A classic-BPF seccomp filter: refuse, with `EPERM`, the system calls tenant code
-    //! must never reach even if it escaped the interpreter; allow everything else.
-
-    const DENY: &[libc::c_long] = &[
-        libc::SYS_socket,
-        libc::SYS_socketpair,
-        libc::SYS_connect,
-        libc::SYS_bind,
-        libc::SYS_listen,
-        libc::SYS_accept,
-        libc::SYS_accept4,
-        libc::SYS_execve,
-        libc::SYS_execveat,
-        libc::SYS_fork,
-        libc::SYS_vfork,
-        libc::SYS_ptrace,
-        libc::SYS_kill,
-        libc::SYS_open,
-        libc::SYS_openat,
-        libc::SYS_openat2,
-        libc::SYS_creat,
-        libc::SYS_unlink,
-        libc::SYS_unlinkat,
-        libc::SYS_rename,
-        libc::SYS_renameat,
-        libc::SYS_renameat2,
-        libc::SYS_mkdir,
-        libc::SYS_mkdirat,
-        libc::SYS_rmdir,
-        libc::SYS_chmod,
-        libc::SYS_fchmodat,
-        libc::SYS_truncate,
-        libc::SYS_link,
-        libc::SYS_linkat,
-        libc::SYS_symlink,
-        libc::SYS_symlinkat,
-        libc::SYS_mount,
-        libc::SYS_setns,
-        libc::SYS_unshare,
-    ];
+    //! A classic-BPF seccomp allowlist: the few system calls a worker needs after lockdown.
+    //! Everything else fails with `EPERM`; another ABI, or a call number in the x32 range,
+    //! kills the process. Tenant code never makes system calls itself (the interpreter has
+    //! no way to); this is the wall behind the interpreter, should it ever be broken.
 
     #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
 
-    const BPF_LD_W_ABS: u16 = 0x20;
-    const BPF_JEQ_K: u16 = 0x15;
-    const BPF_RET_K: u16 = 0x06;
+    #[cfg(target_arch = "x86_64")]
+    const ALLOW: &[libc::c_long] = &[
+        libc::SYS_read,
+        libc::SYS_write,
+        libc::SYS_readv,
+        libc::SYS_writev,
+        libc::SYS_close,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_brk,
+        libc::SYS_madvise,
+        libc::SYS_futex,
+        libc::SYS_rt_sigaction,
+        libc::SYS_rt_sigprocmask,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_sigaltstack,
+        libc::SYS_clock_gettime,
+        libc::SYS_clock_getres,
+        libc::SYS_gettimeofday,
+        libc::SYS_clock_nanosleep,
+        libc::SYS_nanosleep,
+        libc::SYS_sched_yield,
+        libc::SYS_getrandom,
+        libc::SYS_getpid,
+        libc::SYS_gettid,
+        libc::SYS_getrusage,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ];
+
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const JSET_K: u16 = 0x45;
+    const RET_K: u16 = 0x06;
     const RET_ALLOW: u32 = 0x7fff_0000;
     const RET_KILL: u32 = 0x8000_0000;
-    const RET_ERRNO: u32 = 0x0005_0000;
+    const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    /// Offsets in `struct seccomp_data`: nr, arch, then args[i] at 16 + 8 i (low word).
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    const fn arg(i: u32) -> u32 {
+        16 + 8 * i
+    }
 
     fn stmt(code: u16, k: u32) -> libc::sock_filter {
         libc::sock_filter {
@@ -327,30 +432,52 @@ mod seccomp {
         }
     }
 
-    fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-        libc::sock_filter {
-            code: BPF_JEQ_K,
-            jt,
-            jf,
-            k,
-        }
+    fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+        libc::sock_filter { code, jt, jf, k }
     }
 
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    pub fn install() -> Result<(), ()> {
-        let mut prog = vec![
-            // seccomp_data.arch at offset 4: another ABI is killed outright.
-            stmt(BPF_LD_W_ABS, 4),
-            jeq(AUDIT_ARCH, 1, 0),
-            stmt(BPF_RET_K, RET_KILL),
-            // seccomp_data.nr at offset 0.
-            stmt(BPF_LD_W_ABS, 0),
+    /// The filter program for a process whose pid is `pid`.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn program(pid: u32) -> Vec<libc::sock_filter> {
+        let mut p = vec![
+            stmt(LD_W_ABS, ARCH),
+            jump(JEQ_K, AUDIT_ARCH, 1, 0),
+            stmt(RET_K, RET_KILL),
+            stmt(LD_W_ABS, NR),
+            jump(JGE_K, 0x4000_0000, 0, 1),
+            stmt(RET_K, RET_KILL),
         ];
-        for &nr in DENY {
-            prog.push(jeq(nr as u32, 0, 1));
-            prog.push(stmt(BPF_RET_K, RET_ERRNO | libc::EPERM as u32));
+        // mmap and mprotect, never executable.
+        for nr in [libc::SYS_mmap, libc::SYS_mprotect] {
+            p.extend([
+                jump(JEQ_K, nr as u32, 0, 4),
+                stmt(LD_W_ABS, arg(2)),
+                jump(JSET_K, libc::PROT_EXEC as u32, 1, 0),
+                stmt(RET_K, RET_ALLOW),
+                stmt(RET_K, RET_EPERM),
+            ]);
         }
-        prog.push(stmt(BPF_RET_K, RET_ALLOW));
+        // Signals only to itself (abort raises SIGABRT with tgkill).
+        p.extend([
+            jump(JEQ_K, libc::SYS_tgkill as u32, 0, 4),
+            stmt(LD_W_ABS, arg(0)),
+            jump(JEQ_K, pid, 0, 1),
+            stmt(RET_K, RET_ALLOW),
+            stmt(RET_K, RET_EPERM),
+        ]);
+        for &nr in ALLOW {
+            p.push(jump(JEQ_K, nr as u32, 0, 1));
+            p.push(stmt(RET_K, RET_ALLOW));
+        }
+        p.push(stmt(RET_K, RET_EPERM));
+        p
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub fn install() -> Result<(), ()> {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() } as u32;
+        let mut prog = program(pid);
         let fprog = libc::sock_fprog {
             len: prog.len() as u16,
             filter: prog.as_mut_ptr(),
@@ -373,8 +500,12 @@ mod seccomp {
         Ok(())
     }
 
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(target_arch = "x86_64"))]
     pub fn install() -> Result<(), ()> {
+        let _ = (
+            stmt, jump, arg, NR, ARCH, LD_W_ABS, JEQ_K, JGE_K, JSET_K, RET_K, RET_ALLOW, RET_KILL,
+            RET_EPERM,
+        );
         Err(())
     }
 }

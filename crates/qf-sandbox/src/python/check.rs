@@ -205,6 +205,8 @@ fn mem_index() -> usize {
 
 /// Checks a Python strategy without running it. Reports every problem found.
 pub fn check(file: &str, source: &str) -> Result<PythonProgram, Diagnostics> {
+    // A byte-order mark is not code (editors on Windows write one).
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     if source.len() > MAX_SOURCE_BYTES {
         return Err(Diagnostic::whole(
             file,
@@ -238,6 +240,8 @@ pub fn check(file: &str, source: &str) -> Result<PythonProgram, Diagnostics> {
     c.reserved(&assigned, &params, &indicators);
     let has_execute = hooks.iter().any(|(n, ..)| n == "execute");
     if !c.problems.is_empty() {
+        // In file order, problems with the file as a whole last.
+        c.problems.sort_by_key(|d| (d.line == 0, d.line, d.col));
         return Err(Diagnostics(c.problems));
     }
     let used = identifiers(&c.code);
@@ -344,13 +348,7 @@ impl Checker<'_> {
                         }),
                     );
                 }
-            } else if name.starts_with("on_")
-                || expected.iter().any(|(n, ..)| edit_distance(n, name) <= 2)
-                || matches!(
-                    name.as_str(),
-                    "next" | "handle_bar" | "onbar" | "init" | "on_start"
-                )
-            {
+            } else if expected.iter().any(|(n, ..)| edit_distance(n, name) <= 2) {
                 let guess = expected
                     .iter()
                     .min_by_key(|(n, ..)| edit_distance(n, name))
@@ -398,6 +396,12 @@ impl Checker<'_> {
                     at,
                     format!("`{word}`: double-underscore names are not available in strategies"),
                     Some("use plain functions, dicts and lists".into()),
+                );
+            } else if word == "global" || word == "nonlocal" {
+                self.push(
+                    at,
+                    format!("`{word}`: module-level names are set afresh on every bar, so state kept in them is lost"),
+                    Some("keep state between bars in `mem`, e.g. mem[\"count\"] = mem.get(\"count\", 0) + 1".into()),
                 );
             } else if word == "open" && !after_dot && code[at + 4..].trim_start().starts_with('(') {
                 self.push(
@@ -806,10 +810,12 @@ impl Checker<'_> {
 
 /// Number of parameters of the `def` starting at the beginning of `code`.
 fn def_arity(code: &str) -> usize {
-    let Some(open) = code.find('(') else { return 0 };
+    let head = &code[..floor_boundary(code, 4096)];
+    let Some(open) = head.find('(') else { return 0 };
     let mut depth = 0;
     let mut inner = String::new();
-    for c in code[open..].chars() {
+    // A signature is short; never scan the rest of the file for an unclosed one.
+    for c in head[open..].chars() {
         match c {
             '(' | '[' | '{' => {
                 depth += 1;
@@ -831,10 +837,20 @@ fn def_arity(code: &str) -> usize {
             inner.push(c);
         }
     }
+    // Parameters without a default are the ones a caller must pass.
     inner
         .split('\u{0}')
-        .filter(|p| !p.trim().is_empty())
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.contains('=') && !p.starts_with('*') && *p != "/")
         .count()
+}
+
+fn floor_boundary(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Identifier words of `code` with their byte offsets.
@@ -1014,11 +1030,11 @@ mod tests {
     fn locates_problems() {
         let p = problems("import os\ndef on_bar():\n    return eval('1')\n");
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p[0].starts_with("3:12 `eval` is not available"), "{p:?}");
         assert!(
-            p[1].starts_with("1:8 module `os` is not available"),
+            p[0].starts_with("1:8 module `os` is not available"),
             "{p:?}"
         );
+        assert!(p[1].starts_with("3:12 `eval` is not available"), "{p:?}");
         let p = problems("def onbar():\n    pass\n");
         assert!(
             p[0].contains("`onbar` is not a hook") && p[0].contains("did you mean `on_bar`"),
@@ -1048,6 +1064,23 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
         let p = problems("def on_bar():\n    return ().__class__\n");
         assert!(p[0].contains("double-underscore"), "{p:?}");
+    }
+
+    #[test]
+    fn accepts_what_python_users_write() {
+        // A byte-order mark, helpers named like events, defaults on the hook.
+        let src = "\u{feff}PARAMS = {'n': 3}\ndef on_fill_helper(x):\n    return x\ndef next_level(a, b):\n    return a\ndef on_bar(debug=False):\n    return None\n";
+        let p = check("s.py", src).unwrap();
+        assert_eq!(p.params.len(), 1);
+        assert!(p.source.starts_with("PARAMS"));
+        let p = problems("def on_bar():\n    global n\n    return None\n");
+        assert!(
+            p[0].starts_with("2:5 `global`: module-level names are set afresh"),
+            "{p:?}"
+        );
+        // An unclosed signature costs a bounded scan, not the rest of the file.
+        let big = "def a(\n".repeat(5_000);
+        assert!(check("s.py", &big).is_err());
     }
 
     #[test]

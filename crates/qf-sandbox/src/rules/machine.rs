@@ -29,6 +29,16 @@ enum Guard {
         a: u16,
         b: u16,
     },
+    /// Two candidates in a row that cross the same two lines in opposite directions (the
+    /// usual "enter on the cross up, leave on the cross down"): both are decided from one
+    /// evaluation of the pair, which the compiler shares between the two adjacent calls.
+    /// The candidate's own rule is `first_above`'s; `second` is the other one's.
+    Both {
+        first_above: bool,
+        a: u16,
+        b: u16,
+        second: u16,
+    },
     Always,
     Never,
     /// Anything else: walk the rule's `when`.
@@ -57,12 +67,14 @@ struct Candidate {
 #[derive(Debug, Clone)]
 struct Slot {
     state: u16,
+    /// `RulesStrategy::ranges[state]`, kept here so a bar reads one struct.
+    candidates: (u32, u32),
     /// Bars of this instrument since the current state was entered, this one included.
     bars_in_state: u64,
     /// Bars still to skip after `wait(n)`.
     wait: u64,
-    /// The previous bar of this instrument, kept only if an expression reads it.
-    prev_bar: Option<Bar>,
+    /// Where this instrument's indicator lines start in `RulesStrategy::lines`.
+    lines: u32,
 }
 
 /// A rules file compiled for one set of parameter values: a [`Strategy`] the engine runs
@@ -84,6 +96,8 @@ pub struct RulesStrategy {
     /// Lines of instrument `i` are `lines[i * specs.len()..][..specs.len()]`.
     lines: Vec<Line>,
     slots: Vec<Slot>,
+    /// The previous bar of each instrument, kept only if an expression reads it.
+    prev_bars: Vec<Option<Bar>>,
     /// Vars of instrument `i` are `vars[i * var_init.len()..][..var_init.len()]`.
     vars: Vec<f64>,
 }
@@ -115,13 +129,42 @@ impl RulesStrategy {
         let mut ranges = Vec::with_capacity(by_state.len());
         for list in &by_state {
             let start = candidates.len() as u32;
-            candidates.extend(list.iter().filter_map(|&r| {
-                let rule = rules.get(r as usize)?;
-                Some(Candidate {
+            let mut pending: Option<Candidate> = None;
+            for &r in list {
+                let Some(rule) = rules.get(r as usize) else {
+                    continue;
+                };
+                let next = Candidate {
                     rule: r,
                     guard: Guard::of(&rule.when),
-                })
-            }));
+                };
+                match (pending.take(), next.guard) {
+                    (
+                        Some(Candidate {
+                            rule: first,
+                            guard: Guard::Lines { above, a, b },
+                        }),
+                        Guard::Lines {
+                            above: above2,
+                            a: a2,
+                            b: b2,
+                        },
+                    ) if above != above2 && (a, b) == (a2, b2) => candidates.push(Candidate {
+                        rule: first,
+                        guard: Guard::Both {
+                            first_above: above,
+                            a,
+                            b,
+                            second: r,
+                        },
+                    }),
+                    (prev, _) => {
+                        candidates.extend(prev);
+                        pending = Some(next);
+                    }
+                }
+            }
+            candidates.extend(pending);
             ranges.push((start, candidates.len() as u32));
         }
         RulesStrategy {
@@ -137,6 +180,7 @@ impl RulesStrategy {
             uses_prev_bar,
             lines: Vec::new(),
             slots: Vec::new(),
+            prev_bars: Vec::new(),
             vars: Vec::new(),
         }
     }
@@ -148,6 +192,7 @@ struct Frame<'a, 'c> {
     lines: &'a [Line],
     vars: &'a [f64],
     slot: &'a Slot,
+    prev_bar: Option<&'a Bar>,
 }
 
 #[inline]
@@ -181,11 +226,7 @@ impl Frame<'_, '_> {
     #[inline]
     fn previous(&self, s: Series) -> f64 {
         match s {
-            Series::Field(f) => self
-                .slot
-                .prev_bar
-                .as_ref()
-                .map_or(f64::NAN, |b| field(b, f)),
+            Series::Field(f) => self.prev_bar.map_or(f64::NAN, |b| field(b, f)),
             Series::Line(k) => self
                 .line(k)
                 .and_then(|l| self.ctx.previous(l))
@@ -355,6 +396,7 @@ impl RulesStrategy {
             lines: self.lines.get(i.index() * n_lines..).unwrap_or(&[]),
             vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
             slot: &self.slots[i.index()],
+            prev_bar: self.prev_bars.get(i.index()).and_then(Option::as_ref),
         };
         let eval = |n: &Num| frame.num(n);
         let (x, y) = match &a.kind {
@@ -473,12 +515,21 @@ impl Strategy for RulesStrategy {
         self.slots = vec![
             Slot {
                 state: self.initial,
+                candidates: self
+                    .ranges
+                    .get(self.initial as usize)
+                    .copied()
+                    .unwrap_or((0, 0)),
                 bars_in_state: 0,
                 wait: 0,
-                prev_bar: None,
+                lines: 0,
             };
             n
         ];
+        for (k, slot) in self.slots.iter_mut().enumerate() {
+            slot.lines = (k * self.specs.len()) as u32;
+        }
+        self.prev_bars = vec![None; n];
         self.vars = self
             .var_init
             .iter()
@@ -496,77 +547,116 @@ impl Strategy for RulesStrategy {
             return Ok(());
         };
         slot.bars_in_state += 1;
-        let result = if slot.wait > 0 {
+        if slot.wait > 0 {
             slot.wait -= 1;
-            Ok(())
         } else {
-            self.step(ctx, i)
-        };
-        if self.uses_prev_bar
-            && let Some(slot) = self.slots.get_mut(i)
-        {
-            slot.prev_bar = Some(*ctx.bar());
+            let (candidates, lines) = (slot.candidates, slot.lines);
+            if let Some(rule) = self.pick(ctx, i, candidates, lines) {
+                self.fire(ctx, i, rule)?;
+            }
         }
-        result
+        if self.uses_prev_bar
+            && let Some(prev) = self.prev_bars.get_mut(i)
+        {
+            *prev = Some(*ctx.bar());
+        }
+        Ok(())
     }
 }
 
 impl RulesStrategy {
-    /// Fires the first rule of the current state whose guard holds, if any.
-    #[inline]
-    fn step(&mut self, ctx: &mut Context<'_>, i: usize) -> Result<(), StrategyError> {
-        let n_lines = self.specs.len();
-        let n_vars = self.var_init.len();
-        let base = i * n_vars;
-        let state = self.slots[i].state;
-        let Some(&(start, end)) = self.ranges.get(state as usize) else {
-            return Ok(());
-        };
-        let candidates = self
-            .candidates
-            .get(start as usize..end as usize)
-            .unwrap_or(&[]);
+    /// The first rule of instrument `i`'s current state whose guard holds, if any. Reads
+    /// only: this is all most bars do, so it is kept small and inlined, and firing a rule
+    /// is out of line.
+    #[inline(always)]
+    fn pick(
+        &self,
+        ctx: &Context<'_>,
+        i: usize,
+        (start, end): (u32, u32),
+        lines: u32,
+    ) -> Option<usize> {
+        let candidates = self.candidates.get(start as usize..end as usize)?;
         let lines = self
             .lines
-            .get(i * n_lines..(i + 1) * n_lines)
+            .get(lines as usize..lines as usize + self.specs.len())
             .unwrap_or(&[]);
-        let fired = {
-            let frame = Frame {
-                ctx,
-                lines,
-                vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
-                slot: &self.slots[i],
-            };
-            candidates
-                .iter()
-                .find(|c| match c.guard {
-                    Guard::Lines { above, a, b } => {
-                        match (lines.get(a as usize), lines.get(b as usize)) {
-                            (Some(&a), Some(&b)) if above => ctx.crossed_above(a, b),
-                            (Some(&a), Some(&b)) => ctx.crossed_below(a, b),
-                            _ => false,
-                        }
+        let pair = |a: u16, b: u16| Some((*lines.get(a as usize)?, *lines.get(b as usize)?));
+        // Two-way branches only: a `match` here compiled to a jump table, an indirect jump
+        // per candidate that cost more than the crossing itself (measured).
+        for c in candidates {
+            if let Guard::Lines { above, a, b } = c.guard {
+                let hit = pair(a, b).is_some_and(|(a, b)| {
+                    if above {
+                        ctx.crossed_above(a, b)
+                    } else {
+                        ctx.crossed_below(a, b)
                     }
-                    Guard::Always => true,
-                    Guard::Never => false,
-                    Guard::Tree => frame.cond(&self.rules[c.rule as usize].when),
-                })
-                .map(|c| c.rule)
+                });
+                if hit {
+                    return Some(c.rule as usize);
+                }
+            } else if let Guard::Both {
+                first_above,
+                a,
+                b,
+                second,
+            } = c.guard
+            {
+                let Some((a, b)) = pair(a, b) else { continue };
+                let (up, down) = (ctx.crossed_above(a, b), ctx.crossed_below(a, b));
+                let (first_hit, second_hit) = if first_above { (up, down) } else { (down, up) };
+                if first_hit {
+                    return Some(c.rule as usize);
+                }
+                if second_hit {
+                    return Some(second as usize);
+                }
+            } else if self.other(ctx, i, lines, c) {
+                return Some(c.rule as usize);
+            }
+        }
+        None
+    }
+
+    /// Any guard but a lone crossing of two lines.
+    #[inline(never)]
+    fn other(&self, ctx: &Context<'_>, i: usize, lines: &[Line], c: &Candidate) -> bool {
+        match c.guard {
+            Guard::Always => return true,
+            Guard::Never => return false,
+            Guard::Lines { .. } | Guard::Both { .. } | Guard::Tree => {}
+        }
+        let n_vars = self.var_init.len();
+        let (Some(rule), Some(slot)) = (self.rules.get(c.rule as usize), self.slots.get(i)) else {
+            return false;
         };
-        let Some(r) = fired else {
-            return Ok(());
+        let frame = Frame {
+            ctx,
+            lines,
+            vars: self.vars.get(i * n_vars..(i + 1) * n_vars).unwrap_or(&[]),
+            slot,
+            prev_bar: self.prev_bars.get(i).and_then(Option::as_ref),
         };
-        let r = r as usize;
+        frame.cond(&rule.when)
+    }
+
+    /// Runs rule `r` for instrument `i`: its actions in order, then the move to its target
+    /// state, recorded on the timeline.
+    #[inline(never)]
+    fn fire(&mut self, ctx: &mut Context<'_>, i: usize, r: usize) -> Result<(), StrategyError> {
+        let base = i * self.var_init.len();
         for k in 0..self.rules[r].actions.len() {
             self.run(ctx, r, k, base)?;
         }
         let rule = &self.rules[r];
         if let Some(to) = rule.to {
-            let from = self.states[state as usize].clone();
+            let slot = &mut self.slots[i];
+            let from = self.states[slot.state as usize].clone();
             let to_name = self.states[to as usize].clone();
             ctx.change_state(from, to_name, rule.reason.clone());
-            let slot = &mut self.slots[i];
             slot.state = to;
+            slot.candidates = self.ranges.get(to as usize).copied().unwrap_or((0, 0));
             slot.bars_in_state = 0;
         }
         Ok(())

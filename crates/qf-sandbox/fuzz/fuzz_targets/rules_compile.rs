@@ -43,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, source)) = data.split_first() else {
         return;
     };
-    let format = if selector % 2 == 0 { Format::Toml } else { Format::Yaml };
+    let format = if selector % 2 == 0 {
+        Format::Toml
+    } else {
+        Format::Yaml
+    };
     let Ok(program) = parse_bytes("fuzz", source, format) else {
         return;
     };

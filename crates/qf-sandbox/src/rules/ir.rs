@@ -165,6 +165,8 @@ pub(crate) fn compare(op: Cmp, a: f64, b: f64) -> bool {
         Cmp::Gt => a > b,
         Cmp::Ge => a >= b,
         Cmp::Eq => a == b,
+        // Not `a != b`, which is true when either side is NaN.
+        #[allow(clippy::double_comparisons)]
         Cmp::Ne => a < b || a > b,
     }
 }

@@ -391,25 +391,25 @@ impl RulesStrategy {
         let n_lines = self.specs.len();
         let n_vars = self.var_init.len();
         let a = &self.rules[rule].actions[action];
-        let frame = Frame {
-            ctx,
-            lines: self.lines.get(i.index() * n_lines..).unwrap_or(&[]),
-            vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
-            slot: &self.slots[i.index()],
-            prev_bar: self.prev_bars.get(i.index()).and_then(Option::as_ref),
+        let (x, y) = {
+            let frame = Frame {
+                ctx,
+                lines: self.lines.get(i.index() * n_lines..).unwrap_or(&[]),
+                vars: self.vars.get(base..base + n_vars).unwrap_or(&[]),
+                slot: &self.slots[i.index()],
+                prev_bar: self.prev_bars.get(i.index()).and_then(Option::as_ref),
+            };
+            match &a.kind {
+                ActionKind::TargetPercent(n)
+                | ActionKind::TargetQuantity(n)
+                | ActionKind::Buy(n)
+                | ActionKind::Sell(n)
+                | ActionKind::Set(_, n)
+                | ActionKind::Wait(n) => (frame.num(n), 0.0),
+                ActionKind::Limit(q, p) | ActionKind::Stop(q, p) => (frame.num(q), frame.num(p)),
+                _ => (0.0, 0.0),
+            }
         };
-        let eval = |n: &Num| frame.num(n);
-        let (x, y) = match &a.kind {
-            ActionKind::TargetPercent(n)
-            | ActionKind::TargetQuantity(n)
-            | ActionKind::Buy(n)
-            | ActionKind::Sell(n)
-            | ActionKind::Set(_, n)
-            | ActionKind::Wait(n) => (eval(n), 0.0),
-            ActionKind::Limit(q, p) | ActionKind::Stop(q, p) => (eval(q), eval(p)),
-            _ => (0.0, 0.0),
-        };
-        drop(frame);
         match &a.kind {
             ActionKind::EnterLong => {
                 let r = ctx.enter_long(i);

@@ -291,9 +291,9 @@ impl Reader {
         match &e.value.kind {
             Kind::Int(_) | Kind::Float(_) => {
                 p.default = self.number(rep, &e.value, &format!("parameter `{name}`"))?;
-                return Some(p);
+                Some(p)
             }
-            Kind::Invalid => return None,
+            Kind::Invalid => None,
             Kind::Map(fields) => {
                 let mut default = None;
                 let before = rep.count();

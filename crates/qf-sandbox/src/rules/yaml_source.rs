@@ -259,7 +259,7 @@ fn is_float(s: &str) -> bool {
         Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
         None => !int.is_empty() && digits(int),
     };
-    let exponent_ok = exponent.is_none_or(|e| is_int(e));
+    let exponent_ok = exponent.is_none_or(is_int);
     mantissa_ok && exponent_ok
 }
 

@@ -3,6 +3,11 @@
 //! instrument (`qf_data::sample_bars`, seed 1), with the engine bench's configuration.
 //! Criterion reports time per run; bars/s = 1,000,000 / that time. Also times compiling the
 //! file (parse + check + build), which happens once per run.
+//!
+//! The example moves flat → long → flat, so it records ~39,000 state changes per run on the
+//! result's timeline, which the native strategy does not. `rules_sma_cross_one_state` is the
+//! same strategy with one state (the native logic exactly: enter on every cross up, close on
+//! every cross down), so the two rules figures separate the machine from the timeline.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qf_engine::strategies::{builtin, resolve};
@@ -10,6 +15,25 @@ use qf_engine::{BacktestConfig, run_backtest};
 use qf_sandbox::rules::{Format, parse};
 
 const SMA_CROSS: &str = include_str!("../../../examples/rules/sma_cross.toml");
+
+const ONE_STATE: &str = r#"
+states = ["on"]
+initial = "on"
+[params]
+fast = 10
+slow = 30
+[indicators]
+fast_ma = "sma(close, fast)"
+slow_ma = "sma(close, slow)"
+[[transitions]]
+from = "on"
+when = "crossed_above(fast_ma, slow_ma)"
+do = "enter_long()"
+[[transitions]]
+from = "on"
+when = "crossed_below(fast_ma, slow_ma)"
+do = "close()"
+"#;
 
 fn rules(c: &mut Criterion) {
     let data = vec![qf_data::sample_bars("BENCH", 1_000_000, 1)];
@@ -28,6 +52,9 @@ fn rules(c: &mut Criterion) {
         &[("fast".into(), 10.0), ("slow".into(), 30.0)],
     )
     .expect("valid params");
+    let one_state = parse("one_state.toml", ONE_STATE, Format::Toml).expect("compiles");
+    let one_state_params =
+        resolve(one_state.name(), one_state.params(), &[]).expect("valid params");
 
     let mut g = c.benchmark_group("rules");
     g.sample_size(10)
@@ -46,6 +73,12 @@ fn rules(c: &mut Criterion) {
         g.bench_function(format!("rules_sma_cross_1m_bars_{suffix}"), |b| {
             b.iter(|| {
                 let mut s = program.build(&rules_params).expect("builds");
+                run_backtest(&config, &data, &mut s, None).expect("runs")
+            })
+        });
+        g.bench_function(format!("rules_sma_cross_one_state_1m_bars_{suffix}"), |b| {
+            b.iter(|| {
+                let mut s = one_state.build(&one_state_params).expect("builds");
                 run_backtest(&config, &data, &mut s, None).expect("runs")
             })
         });

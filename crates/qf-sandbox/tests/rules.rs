@@ -561,3 +561,62 @@ fn atr_trend_trades_and_its_trailing_stops_hold() {
     assert_eq!(r.trades.len(), stop_outs + trend_exits);
     assert_eq!(r.metrics.rejected_orders, 0);
 }
+
+#[test]
+fn formats_come_from_the_extension_and_programs_cross_threads() {
+    assert_eq!(Format::from_path("a/b/s.toml"), Some(Format::Toml));
+    assert_eq!(Format::from_path("S.YML"), Some(Format::Yaml));
+    assert_eq!(Format::from_path("s.yaml"), Some(Format::Yaml));
+    assert_eq!(Format::from_path("s.py"), None);
+    assert_eq!(Format::from_path("toml"), None);
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<RulesProgram>();
+    send::<qf_sandbox::rules::RulesStrategy>();
+    // Without `name`, the file name names the strategy.
+    let p = parse(
+        "dir/my_rules.toml",
+        "states = [\"a\"]\ninitial = \"a\"\n[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"true\"\n",
+        Format::Toml,
+    )
+    .expect("compiles");
+    assert_eq!(p.name(), "my_rules");
+    assert_eq!(p.description(), "");
+}
+
+/// The native logic exactly, in one state: no timeline, same trades (the bench's
+/// `rules_sma_cross_one_state`).
+#[test]
+fn one_state_sma_cross_matches_native_without_a_timeline() {
+    let p = program(
+        r#"
+states = ["on"]
+initial = "on"
+[params]
+fast = 10
+slow = 30
+[indicators]
+fast_ma = "sma(close, fast)"
+slow_ma = "sma(close, slow)"
+[[transitions]]
+from = "on"
+when = "crossed_above(fast_ma, slow_ma)"
+do = "enter_long()"
+[[transitions]]
+from = "on"
+when = "crossed_below(fast_ma, slow_ma)"
+do = "close()"
+"#,
+    );
+    let config = BacktestConfig {
+        sizing: Sizing::PercentOfEquity(0.9),
+        ..BacktestConfig::default()
+    };
+    let data = vec![qf_data::sample_bars("DEMO", 25_000, 9)];
+    let native = native_sma_cross(10.0, 30.0, &data, &config);
+    let rules = run(&p, &[], &data, &config).expect("runs");
+    assert!(native.trades.len() > 20);
+    assert_eq!(rules.trades, native.trades);
+    assert_eq!(rules.fills, native.fills);
+    assert!(rules.states.is_empty());
+}

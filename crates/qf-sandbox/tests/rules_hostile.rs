@@ -636,3 +636,83 @@ fn nan_guards_never_fire_and_do_not_stop_the_run() {
     let r = run_one(src).expect("runs");
     assert!(r.states.is_empty());
 }
+
+#[test]
+fn huge_unknown_names_are_cheap_to_report() {
+    // 1,000 unknown names of 100 characters each: the first 100 are listed, with no
+    // quadratic search for suggestions.
+    let mut src = String::from("states = [\"a\"]\ninitial = \"a\"\n");
+    for t in 0..200 {
+        let when: Vec<String> = (0..5)
+            .map(|k| format!("{}{t}x{k} > 0", "q".repeat(100)))
+            .collect();
+        src.push_str(&format!(
+            "[[transitions]]\nfrom = \"a\"\nto = \"a\"\nwhen = \"{}\"\n",
+            when.join(" or ")
+        ));
+    }
+    let started = std::time::Instant::now();
+    let d = diags("s.toml", &src);
+    assert_eq!(d.len(), 101);
+    assert!(d[0].message.starts_with("unknown name `qqqq"), "{}", d[0]);
+    assert!(d[0].message.ends_with("…`"), "{}", d[0]);
+    assert_eq!(d[100].message, "... and 900 more problems not shown");
+    let long = "z".repeat(200_000);
+    let d = diags("s.toml", &toml_with(&format!("{long} > 1"), ""));
+    assert_eq!(d.len(), 1);
+    assert!(d[0].message.starts_with("unknown name `zzz"));
+    assert!(d[0].message.len() < 100);
+    assert!(started.elapsed().as_secs() < 10);
+}
+
+#[test]
+fn a_yaml_mapping_with_many_keys_is_linear() {
+    let mut src = String::from("states: [a]\ninitial: a\nvars:\n");
+    for k in 0..20_000 {
+        src.push_str(&format!("  v{k}: 1\n"));
+    }
+    src.push_str("  v7: 2\n");
+    let started = std::time::Instant::now();
+    let d = diags("many.yaml", &src);
+    assert!(started.elapsed().as_secs() < 10);
+    // The duplicate (found while reading), then the var limit, then what is missing.
+    assert_eq!(d[0].message, "key `v7` is given twice (first at 11:3)");
+    assert_eq!((d[0].line, d[0].col), (20_004, 3));
+    assert_eq!(d[1].message, "too many vars: at most 64 are allowed");
+    assert_eq!((d[1].line, d[1].col), (68, 3));
+    assert_eq!(d[2].message, "missing `transitions`");
+}
+
+#[test]
+fn a_huge_balanced_expression_is_linear() {
+    // ~16,000 inline indicator calls in one guard, kept shallow by parentheses: one distinct
+    // indicator, checked in linear time; then the same with an unknown name in each.
+    fn balanced(leaf: &dyn Fn(usize) -> String, lo: usize, hi: usize) -> String {
+        if hi - lo == 1 {
+            return leaf(lo);
+        }
+        let mid = (lo + hi) / 2;
+        format!(
+            "({} or {})",
+            balanced(leaf, lo, mid),
+            balanced(leaf, mid, hi)
+        )
+    }
+    let started = std::time::Instant::now();
+    let when = balanced(&|_| "sma(close, 3) > 0".to_string(), 0, 1 << 13);
+    let src = toml_with(&when, "");
+    assert!(
+        src.len() > 150_000 && src.len() < 256 * 1024,
+        "{}",
+        src.len()
+    );
+    let p = check("s.toml", &src).expect("compiles");
+    assert_eq!(
+        p.indicators(),
+        ["sma(close, fast)", "sma(close, slow)", "sma(close, 3)"]
+    );
+    let when = balanced(&|k| format!("nope{k} > 0"), 0, 1 << 13);
+    let d = diags("s.toml", &toml_with(&when, ""));
+    assert_eq!(d.len(), 101);
+    assert!(started.elapsed().as_secs() < 10);
+}

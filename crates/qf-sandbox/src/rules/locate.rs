@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use crate::diag::{Diagnostic, Diagnostics, line_col};
+use crate::diag::{Diagnostic, Diagnostics};
 
 /// A byte range in the source file.
 pub(crate) type Span = Range<usize>;
@@ -68,6 +68,16 @@ impl Text {
     }
 }
 
+/// A name as shown in a message: cut short if a hostile file made it huge.
+pub(crate) fn clip(name: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 48;
+    if name.chars().count() <= SHOWN {
+        name.into()
+    } else {
+        format!("{}…", name.chars().take(SHOWN).collect::<String>()).into()
+    }
+}
+
 /// Collects every problem found in one file, each located by byte offset.
 pub(crate) struct Reporter<'s> {
     pub file: &'s str,
@@ -75,6 +85,9 @@ pub(crate) struct Reporter<'s> {
     diags: Vec<Diagnostic>,
     dropped: usize,
     warnings: Vec<Diagnostic>,
+    /// Byte offset where each line starts: locating is a binary search, not a scan, so a
+    /// file with thousands of problems costs no more than its size times their log.
+    line_starts: Vec<usize>,
 }
 
 impl<'s> Reporter<'s> {
@@ -85,19 +98,68 @@ impl<'s> Reporter<'s> {
             diags: Vec::new(),
             dropped: 0,
             warnings: Vec::new(),
+            line_starts: std::iter::once(0)
+                .chain(source.match_indices('\n').map(|(k, _)| k + 1))
+                .collect(),
         }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`, as [`crate::diag::line_col`].
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        let mut offset = offset.min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self.source[start..offset].chars().count() + 1;
+        (line as u32, col as u32)
     }
 
     /// A diagnostic at byte `offset` of the file.
     pub(crate) fn diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
-        let (line, col) = line_col(self.source, offset);
-        Diagnostic::at(self.file, self.source, line, col, message)
+        let (line, col) = self.line_col(offset);
+        let start = self.line_starts[line as usize - 1];
+        let end = self.source[start..]
+            .find('\n')
+            .map_or(self.source.len(), |k| start + k);
+        Diagnostic {
+            file: self.file.to_string(),
+            line,
+            col,
+            message: message.into(),
+            help: None,
+            // Past a final newline there is no line to show (as `Diagnostic::at`).
+            source_line: (start < self.source.len() || line == 1)
+                .then(|| self.source[start..end].trim_end().to_string()),
+        }
+    }
+
+    /// Whether the list is full, so further problems are only counted.
+    pub(crate) fn full(&self) -> bool {
+        self.diags.len() >= MAX_DIAGNOSTICS
+    }
+
+    /// Counts a problem found once the list is full, without building it.
+    pub(crate) fn count_unlisted(&mut self) {
+        self.dropped += 1;
+    }
+
+    /// Whether another problem would still be listed (past the cap it is only counted).
+    fn listing(&mut self) -> bool {
+        if self.diags.len() < MAX_DIAGNOSTICS {
+            return true;
+        }
+        self.dropped += 1;
+        false
     }
 
     /// Records a problem at byte `offset`.
     pub(crate) fn error(&mut self, offset: usize, message: impl Into<String>) {
-        let d = self.diagnostic(offset, message);
-        self.push(d);
+        if self.listing() {
+            let d = self.diagnostic(offset, message);
+            self.diags.push(d);
+        }
     }
 
     /// Records a problem at byte `offset` with a suggested fix.
@@ -107,9 +169,11 @@ impl<'s> Reporter<'s> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
-        let mut d = self.diagnostic(offset, message);
-        d.help = help;
-        self.push(d);
+        if self.listing() {
+            let mut d = self.diagnostic(offset, message);
+            d.help = help;
+            self.diags.push(d);
+        }
     }
 
     /// Records a problem with the file as a whole (no line).
@@ -124,11 +188,9 @@ impl<'s> Reporter<'s> {
         self.warnings.push(d);
     }
 
-    pub(crate) fn push(&mut self, d: Diagnostic) {
-        if self.diags.len() < MAX_DIAGNOSTICS {
+    fn push(&mut self, d: Diagnostic) {
+        if self.listing() {
             self.diags.push(d);
-        } else {
-            self.dropped += 1;
         }
     }
 
@@ -175,6 +237,20 @@ mod tests {
         assert_eq!(&src[t.offset_of(src, 12)..][..1], "c");
         // Past the end: the closing quote.
         assert_eq!(&src[t.offset_of(src, 13)..], "\"");
+    }
+
+    #[test]
+    fn locates_like_diag_line_col() {
+        let src = "ab\ncdé f\n\nxyz";
+        let rep = Reporter::new("f", src);
+        for k in 0..=src.len() + 2 {
+            assert_eq!(rep.line_col(k), crate::diag::line_col(src, k), "offset {k}");
+        }
+        assert_eq!(rep.diagnostic(4, "m").source_line.as_deref(), Some("cdé f"));
+        assert_eq!(
+            rep.diagnostic(src.len(), "m").source_line.as_deref(),
+            Some("xyz")
+        );
     }
 
     #[test]

@@ -63,11 +63,39 @@ struct Candidate {
     guard: Guard,
 }
 
+/// A candidate of one instrument, with its indicator lines resolved to the engine's handles
+/// so the per-bar loop does no index arithmetic.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    Lines {
+        above: bool,
+        a: Line,
+        b: Line,
+    },
+    Both {
+        first_above: bool,
+        a: Line,
+        b: Line,
+        second: u16,
+    },
+    /// Decided by [`RulesStrategy::other`] from `candidates[index]`.
+    Other {
+        index: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    rule: u16,
+    check: Check,
+}
+
 /// Where one instrument's machine is.
 #[derive(Debug, Clone)]
 struct Slot {
     state: u16,
-    /// `RulesStrategy::ranges[state]`, kept here so a bar reads one struct.
+    /// This instrument's candidates for its current state: a range of
+    /// `RulesStrategy::resolved`, kept here so a bar reads one struct.
     candidates: (u32, u32),
     /// Bars of this instrument since the current state was entered, this one included.
     bars_in_state: u64,
@@ -75,6 +103,8 @@ struct Slot {
     wait: u64,
     /// Where this instrument's indicator lines start in `RulesStrategy::lines`.
     lines: u32,
+    /// Where this instrument's block of `RulesStrategy::resolved` starts.
+    resolved: u32,
 }
 
 /// A rules file compiled for one set of parameter values: a [`Strategy`] the engine runs
@@ -95,6 +125,9 @@ pub struct RulesStrategy {
     pub(crate) uses_prev_bar: bool,
     /// Lines of instrument `i` are `lines[i * specs.len()..][..specs.len()]`.
     lines: Vec<Line>,
+    /// `candidates` resolved for each instrument in turn: instrument `i`'s block is
+    /// `resolved[i * candidates.len()..][..candidates.len()]`.
+    resolved: Vec<Resolved>,
     slots: Vec<Slot>,
     /// The previous bar of each instrument, kept only if an expression reads it.
     prev_bars: Vec<Option<Bar>>,
@@ -179,6 +212,7 @@ impl RulesStrategy {
             var_init,
             uses_prev_bar,
             lines: Vec::new(),
+            resolved: Vec::new(),
             slots: Vec::new(),
             prev_bars: Vec::new(),
             vars: Vec::new(),
@@ -523,11 +557,58 @@ impl Strategy for RulesStrategy {
                 bars_in_state: 0,
                 wait: 0,
                 lines: 0,
+                resolved: 0,
             };
             n
         ];
+        let n_lines = self.specs.len();
+        let per = self.candidates.len();
+        self.resolved.clear();
+        for k in 0..n {
+            let lines = self
+                .lines
+                .get(k * n_lines..(k + 1) * n_lines)
+                .unwrap_or(&[]);
+            // Lines come from `build`, which numbers them below `specs.len()`.
+            let line = |x: u16| lines.get(x as usize).copied();
+            for (index, c) in self.candidates.iter().enumerate() {
+                let other = Check::Other {
+                    index: index as u32,
+                };
+                let check = match c.guard {
+                    Guard::Lines { above, a, b } => match (line(a), line(b)) {
+                        (Some(a), Some(b)) => Check::Lines { above, a, b },
+                        _ => other,
+                    },
+                    Guard::Both {
+                        first_above,
+                        a,
+                        b,
+                        second,
+                    } => match (line(a), line(b)) {
+                        (Some(a), Some(b)) => Check::Both {
+                            first_above,
+                            a,
+                            b,
+                            second,
+                        },
+                        _ => other,
+                    },
+                    Guard::Always | Guard::Never | Guard::Tree => other,
+                };
+                self.resolved.push(Resolved {
+                    rule: c.rule,
+                    check,
+                });
+            }
+        }
         for (k, slot) in self.slots.iter_mut().enumerate() {
-            slot.lines = (k * self.specs.len()) as u32;
+            slot.lines = (k * n_lines) as u32;
+            slot.resolved = (k * per) as u32;
+            slot.candidates = (
+                slot.resolved + slot.candidates.0,
+                slot.resolved + slot.candidates.1,
+            );
         }
         self.prev_bars = vec![None; n];
         self.vars = self
@@ -547,13 +628,11 @@ impl Strategy for RulesStrategy {
             return Ok(());
         };
         slot.bars_in_state += 1;
+        let candidates = slot.candidates;
         if slot.wait > 0 {
             slot.wait -= 1;
-        } else {
-            let (candidates, lines) = (slot.candidates, slot.lines);
-            if let Some(rule) = self.pick(ctx, i, candidates, lines) {
-                self.fire(ctx, i, rule)?;
-            }
+        } else if let Some(rule) = self.pick(ctx, i, candidates) {
+            self.fire(ctx, i, rule)?;
         }
         if self.uses_prev_bar
             && let Some(prev) = self.prev_bars.get_mut(i)
@@ -569,41 +648,27 @@ impl RulesStrategy {
     /// only: this is all most bars do, so it is kept small and inlined, and firing a rule
     /// is out of line.
     #[inline(always)]
-    fn pick(
-        &self,
-        ctx: &Context<'_>,
-        i: usize,
-        (start, end): (u32, u32),
-        lines: u32,
-    ) -> Option<usize> {
-        let candidates = self.candidates.get(start as usize..end as usize)?;
-        let lines = self
-            .lines
-            .get(lines as usize..lines as usize + self.specs.len())
-            .unwrap_or(&[]);
-        let pair = |a: u16, b: u16| Some((*lines.get(a as usize)?, *lines.get(b as usize)?));
+    fn pick(&self, ctx: &Context<'_>, i: usize, (start, end): (u32, u32)) -> Option<usize> {
+        let candidates = self.resolved.get(start as usize..end as usize)?;
         // Two-way branches only: a `match` here compiled to a jump table, an indirect jump
         // per candidate that cost more than the crossing itself (measured).
         for c in candidates {
-            if let Guard::Lines { above, a, b } = c.guard {
-                let hit = pair(a, b).is_some_and(|(a, b)| {
-                    if above {
-                        ctx.crossed_above(a, b)
-                    } else {
-                        ctx.crossed_below(a, b)
-                    }
-                });
+            if let Check::Lines { above, a, b } = c.check {
+                let hit = if above {
+                    ctx.crossed_above(a, b)
+                } else {
+                    ctx.crossed_below(a, b)
+                };
                 if hit {
                     return Some(c.rule as usize);
                 }
-            } else if let Guard::Both {
+            } else if let Check::Both {
                 first_above,
                 a,
                 b,
                 second,
-            } = c.guard
+            } = c.check
             {
-                let Some((a, b)) = pair(a, b) else { continue };
                 let (up, down) = (ctx.crossed_above(a, b), ctx.crossed_below(a, b));
                 let (first_hit, second_hit) = if first_above { (up, down) } else { (down, up) };
                 if first_hit {
@@ -612,16 +677,21 @@ impl RulesStrategy {
                 if second_hit {
                     return Some(second as usize);
                 }
-            } else if self.other(ctx, i, lines, c) {
+            } else if let Check::Other { index } = c.check
+                && self.other(ctx, i, index)
+            {
                 return Some(c.rule as usize);
             }
         }
         None
     }
 
-    /// Any guard but a lone crossing of two lines.
+    /// Any guard but a lone crossing of two lines: `candidates[index]` for instrument `i`.
     #[inline(never)]
-    fn other(&self, ctx: &Context<'_>, i: usize, lines: &[Line], c: &Candidate) -> bool {
+    fn other(&self, ctx: &Context<'_>, i: usize, index: u32) -> bool {
+        let Some(c) = self.candidates.get(index as usize) else {
+            return false;
+        };
         match c.guard {
             Guard::Always => return true,
             Guard::Never => return false,
@@ -631,9 +701,13 @@ impl RulesStrategy {
         let (Some(rule), Some(slot)) = (self.rules.get(c.rule as usize), self.slots.get(i)) else {
             return false;
         };
+        let n_lines = self.specs.len();
         let frame = Frame {
             ctx,
-            lines,
+            lines: self
+                .lines
+                .get(i * n_lines..(i + 1) * n_lines)
+                .unwrap_or(&[]),
             vars: self.vars.get(i * n_vars..(i + 1) * n_vars).unwrap_or(&[]),
             slot,
             prev_bar: self.prev_bars.get(i).and_then(Option::as_ref),
@@ -656,7 +730,8 @@ impl RulesStrategy {
             let to_name = self.states[to as usize].clone();
             ctx.change_state(from, to_name, rule.reason.clone());
             slot.state = to;
-            slot.candidates = self.ranges.get(to as usize).copied().unwrap_or((0, 0));
+            let (start, end) = self.ranges.get(to as usize).copied().unwrap_or((0, 0));
+            slot.candidates = (slot.resolved + start, slot.resolved + end);
             slot.bars_in_state = 0;
         }
         Ok(())

@@ -92,8 +92,8 @@
 //!   and `-` sells;
 //! - `cancel_all()`: cancels this instrument's working orders;
 //! - `set(var, x)`: sets a var of this instrument; later actions see the new value;
-//! - `wait(n)`: no rule of this instrument is evaluated for the next `n` bars (a cooldown;
-//!   the state the rule moves to is where it waits).
+//! - `wait(n)`: no rule of this instrument is evaluated for the next `n` bars, `n` rounded
+//!   down (a cooldown; the state the rule moves to is where it waits).
 //!
 //! Quantities are truncated towards zero to whole lots and a quantity that truncates to zero
 //! places no order. Prices are rounded to the nearest tick. A quantity, fraction or price that
@@ -116,8 +116,10 @@
 //! A file is at most [`MAX_FILE_BYTES`]; at most [`MAX_STATES`] states,
 //! [`MAX_TRANSITIONS`] transitions, [`MAX_INDICATORS`] distinct indicators,
 //! [`MAX_PARAMS`] parameters, [`MAX_VARS`] vars and [`MAX_ACTIONS`] actions per transition;
-//! expressions nest at most [`MAX_NESTING`] levels. Every problem is reported as a
-//! [`Diagnostic`] pointing at the offending token in the file, all of them at once.
+//! expressions nest at most [`MAX_NESTING`] levels, where each operator of a chain such as
+//! `a or b or c` counts as a level. Every problem is reported as a [`Diagnostic`] pointing at
+//! the offending token in the file, all of them at once (up to 100); [`parse_bytes`] also
+//! points at bytes that are not UTF-8.
 
 mod document;
 mod expr;

@@ -5,7 +5,7 @@
 //! could not be read is left out of the result.
 
 use super::document::{Entry, Kind, Node};
-use super::locate::{Reporter, Text};
+use super::locate::{Reporter, Text, clip};
 use super::suggest::did_you_mean;
 use super::{
     MAX_ACTIONS, MAX_NAME_LEN, MAX_PARAMS, MAX_STATES, MAX_TRANSITIONS, MAX_VARS, WILDCARD,
@@ -168,7 +168,7 @@ pub(crate) fn read(rep: &mut Reporter<'_>, root: &Node, map_word: &'static str) 
             }
             other => rep.error_help(
                 key.span.start,
-                format!("unknown key `{other}`"),
+                format!("unknown key `{}`", clip(other)),
                 did_you_mean(other, TOP_KEYS.iter().copied()).or_else(|| {
                     Some(format!(
                         "the keys of a rules file are: {}",
@@ -317,7 +317,7 @@ impl Reader {
                         }
                         other => rep.error_help(
                             f.key.span.start,
-                            format!("unknown key `{other}` in parameter `{name}`"),
+                            format!("unknown key `{}` in parameter `{name}`", clip(other)),
                             did_you_mean(other, PARAM_KEYS.iter().copied()).or_else(|| {
                                 Some(format!(
                                     "a parameter has: {} (only `default` is required)",
@@ -431,7 +431,7 @@ impl Reader {
                 }
                 other => rep.error_help(
                     f.key.span.start,
-                    format!("unknown key `{other}` in a transition"),
+                    format!("unknown key `{}` in a transition", clip(other)),
                     did_you_mean(other, TRANSITION_KEYS.iter().copied()).or_else(|| {
                         Some(format!("a transition has: {}", TRANSITION_KEYS.join(", ")))
                     }),

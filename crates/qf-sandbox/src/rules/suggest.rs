@@ -6,10 +6,16 @@ pub(crate) fn closest<'a>(
     typed: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (typed.chars().count() / 3).max(1);
+    let len = typed.chars().count();
+    let limit = (len / 3).max(1);
+    // Distance is at least the difference in length: skipping those keeps a hostile file
+    // of huge unknown names from costing quadratic time per name.
+    if len > 2 * super::MAX_NAME_LEN {
+        return None;
+    }
     candidates
         .into_iter()
-        .filter(|c| *c != typed)
+        .filter(|c| *c != typed && c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(typed, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -64,5 +70,6 @@ mod tests {
         assert_eq!(closest("slow_mа", names), Some("slow_ma"));
         assert_eq!(closest("clsoe", names), Some("close"));
         assert_eq!(closest("volume", names), None);
+        assert_eq!(closest(&"x".repeat(100_000), names), None);
     }
 }

@@ -14,7 +14,7 @@ use super::MAX_INDICATORS;
 use super::WILDCARD;
 use super::expr::{self, BinOp, Expr, ExprKind};
 use super::ir::{Action, ActionKind, Arith, Cmp, Cond, Field, Num, Operand, Series};
-use super::locate::{Reporter, Text};
+use super::locate::{Reporter, Text, clip};
 use super::schema::{RawFile, check_name};
 use super::suggest::did_you_mean;
 use crate::indicator::{self, Arg, IndicatorSpec};
@@ -207,13 +207,18 @@ impl Checker<'_, '_> {
     }
 
     fn error(&mut self, t: &Text, at: usize, msg: impl Into<String>, help: Option<String>) {
+        // Mapping into the file walks the token: skip it once nothing more is listed.
+        if self.rep.full() {
+            self.rep.count_unlisted();
+            return;
+        }
         let offset = self.at(t, at);
         self.rep.error_help(offset, msg, help);
     }
 
     /// `file:line:col` of byte `at` of `t`.
     fn location(&self, t: &Text, at: usize) -> Box<str> {
-        let (l, c) = crate::diag::line_col(self.rep.source, self.at(t, at));
+        let (l, c) = self.rep.line_col(self.at(t, at));
         format!("{}:{l}:{c}", self.rep.file).into()
     }
 
@@ -253,7 +258,7 @@ impl Checker<'_, '_> {
                 continue;
             }
             if let Some((_, first)) = self.states.iter().find(|(n, _)| *n == s.value) {
-                let (l, c) = crate::diag::line_col(self.rep.source, *first);
+                let (l, c) = self.rep.line_col(*first);
                 self.error(
                     s,
                     0,
@@ -296,7 +301,7 @@ impl Checker<'_, '_> {
         self.error(
             t,
             0,
-            format!("unknown {what} `{}`", t.value.escape_default()),
+            format!("unknown {what} `{}`", clip(&t.value).escape_default()),
             help,
         );
     }
@@ -319,7 +324,7 @@ impl Checker<'_, '_> {
             return false;
         }
         if let Some((other, first)) = self.names.get(&t.value) {
-            let (l, c) = crate::diag::line_col(self.rep.source, *first);
+            let (l, c) = self.rep.line_col(*first);
             let msg = format!(
                 "`{}` is already declared as {} (at {l}:{c})",
                 t.value,
@@ -531,7 +536,7 @@ impl Checker<'_, '_> {
         } else {
             let help = did_you_mean(n, self.value_names())
                 .or_else(|| Some("declare it under `params`, `indicators` or `vars`".to_string()));
-            self.error(t, at, format!("unknown name `{n}`"), help);
+            self.error(t, at, format!("unknown name `{}`", clip(n)), help);
         }
         None
     }
@@ -602,7 +607,7 @@ impl Checker<'_, '_> {
                             .join(", ")
                     ))
                 });
-                self.error(t, at, format!("unknown function `{name}`"), help);
+                self.error(t, at, format!("unknown function `{}`", clip(name)), help);
             }
             return None;
         };
@@ -728,7 +733,7 @@ impl Checker<'_, '_> {
                 ExprKind::Name(n) => match self.names.get(n) {
                     Some((Symbol::Param(_), _)) => {
                         iargs.push(Arg::Param(n.clone()));
-                        arg_at.push(self.at(t, a_at));
+                        arg_at.push(a_at);
                     }
                     Some(&(sym, _)) => {
                         self.error(
@@ -755,18 +760,18 @@ impl Checker<'_, '_> {
                             .collect();
                         let help = did_you_mean(n, params)
                             .or_else(|| Some("declare it under `params`".into()));
-                        self.error(t, a_at, format!("unknown parameter `{n}`"), help);
+                        self.error(t, a_at, format!("unknown parameter `{}`", clip(n)), help);
                         ok = false;
                     }
                 },
                 ExprKind::Number(x) => {
                     iargs.push(Arg::Number(*x));
-                    arg_at.push(self.at(t, a_at));
+                    arg_at.push(a_at);
                 }
                 ExprKind::Neg(inner) if matches!(inner.kind, ExprKind::Number(_)) => {
                     if let ExprKind::Number(x) = inner.kind {
                         iargs.push(Arg::Number(-x));
-                        arg_at.push(self.at(t, a_at));
+                        arg_at.push(a_at);
                     }
                 }
                 _ => {
@@ -809,7 +814,9 @@ impl Checker<'_, '_> {
             return None;
         }
         let k = self.out.slots.len() as u16;
+        // Located only for the (at most 64) distinct ones, not for every repeat.
         let call_at = self.at(t, at);
+        let arg_at = arg_at.into_iter().map(|a| self.at(t, a)).collect();
         self.out.slots.push(IndicatorSlot {
             spec,
             at: call_at,
@@ -916,7 +923,7 @@ impl Checker<'_, '_> {
             let msg = if function(name).is_some() || indicator::function(name).is_some() {
                 format!("`{name}` is a function, not an action")
             } else {
-                format!("unknown action `{name}`")
+                format!("unknown action `{}`", clip(name))
             };
             let help = did_you_mean(name, ACTIONS.iter().map(|(n, ..)| *n)).or_else(|| {
                 Some(format!(
@@ -1008,7 +1015,7 @@ impl Checker<'_, '_> {
                     .collect();
                 let help = did_you_mean(n, vars)
                     .or_else(|| Some(format!("declare it under `vars`, e.g. `{n} = 0`")));
-                self.error(t, e.span.start, format!("unknown var `{n}`"), help);
+                self.error(t, e.span.start, format!("unknown var `{}`", clip(n)), help);
                 None
             }
         }

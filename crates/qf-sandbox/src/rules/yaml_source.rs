@@ -5,11 +5,13 @@
 //! than their own size; anchors without aliases are harmless and ignored, as are tags.
 //! Plain scalars are typed by the YAML 1.2 core schema; quoted and block scalars are strings.
 
+use std::collections::BTreeMap;
+
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use super::MAX_DOCUMENT_DEPTH;
 use super::document::{Entry, Kind, Node};
-use super::locate::{Reporter, Text};
+use super::locate::{Reporter, Text, clip};
 
 /// Character index → byte offset (the parser counts characters).
 struct CharOffsets {
@@ -53,6 +55,8 @@ enum Frame {
         start: usize,
         entries: Vec<Entry>,
         key: Option<Text>,
+        /// Keys seen, with where: a hostile mapping may have tens of thousands.
+        seen: BTreeMap<String, usize>,
     },
 }
 
@@ -133,6 +137,7 @@ pub(crate) fn load(rep: &mut Reporter<'_>) -> Option<Node> {
                         start: span.start,
                         entries: Vec::new(),
                         key: None,
+                        seen: BTreeMap::new(),
                     }
                 });
                 continue;
@@ -179,7 +184,9 @@ fn attach(
     match stack.last_mut() {
         None => *root = Some(node),
         Some(Frame::Seq { items, .. }) => items.push(node),
-        Some(Frame::Map { entries, key, .. }) => match key.take() {
+        Some(Frame::Map {
+            entries, key, seen, ..
+        }) => match key.take() {
             Some(k) => entries.push(Entry {
                 key: k,
                 value: node,
@@ -189,12 +196,14 @@ fn attach(
                     rep.error(node.span.start, "a key must be a plain name");
                     return false;
                 };
-                if let Some(first) = entries.iter().find(|e| e.key.value == name) {
-                    let (l, c) = crate::diag::line_col(rep.source, first.key.span.start);
+                if let Some(&first) = seen.get(&name) {
+                    let (l, c) = rep.line_col(first);
                     rep.error(
                         node.span.start,
-                        format!("key `{name}` is given twice (first at {l}:{c})"),
+                        format!("key `{}` is given twice (first at {l}:{c})", clip(&name)),
                     );
+                } else {
+                    seen.insert(name.clone(), node.span.start);
                 }
                 *key = Some(Text {
                     value: name,

@@ -314,6 +314,11 @@ fn missing_keys() {
             (3, 1, "transition has no `when`"),
         ],
     );
+    expect(
+        "s.toml",
+        "states = [\"a\"]\ninitial = \"a\"\n[[transitions]]\nfrom = []\nto = \"a\"\nwhen = \"true\"\n",
+        &[(4, 8, "`from` names no state")],
+    );
 }
 
 #[test]

@@ -416,6 +416,13 @@ impl Reader {
                 "from" => {
                     has_from = true;
                     t.from = self.texts(rep, &f.value, "from", true);
+                    if matches!(&f.value.kind, Kind::Seq(items) if items.is_empty()) {
+                        rep.error_help(
+                            f.value.span.start,
+                            "`from` names no state, so the transition could never fire",
+                            Some(format!("name a state, or `\"{WILDCARD}\"` for any state")),
+                        );
+                    }
                 }
                 "to" => t.to = self.text(rep, &f.value, "`to`"),
                 "when" => t.when = self.text(rep, &f.value, "`when`"),

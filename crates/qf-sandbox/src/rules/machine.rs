@@ -123,6 +123,8 @@ pub struct RulesStrategy {
     ranges: Vec<(u32, u32)>,
     pub(crate) var_init: Vec<f64>,
     pub(crate) uses_prev_bar: bool,
+    /// No `wait`, no `bars_in_state` and no previous bar anywhere: a bar only picks a rule.
+    plain: bool,
     /// Lines of instrument `i` are `lines[i * specs.len()..][..specs.len()]`.
     lines: Vec<Line>,
     /// `candidates` resolved for each instrument in turn: instrument `i`'s block is
@@ -200,6 +202,29 @@ impl RulesStrategy {
             candidates.extend(pending);
             ranges.push((start, candidates.len() as u32));
         }
+        let (mut counts_bars, mut waits) = (false, false);
+        for r in &rules {
+            let mut num = |n: &Num| counts_bars |= matches!(n, Num::BarsInState);
+            r.when.visit(&mut num, &mut |_| {});
+            for a in &r.actions {
+                match &a.kind {
+                    ActionKind::Wait(_) => waits = true,
+                    ActionKind::TargetPercent(n)
+                    | ActionKind::TargetQuantity(n)
+                    | ActionKind::Buy(n)
+                    | ActionKind::Sell(n)
+                    | ActionKind::Set(_, n) => n.visit(&mut num),
+                    ActionKind::Limit(q, p) | ActionKind::Stop(q, p) => {
+                        q.visit(&mut num);
+                        p.visit(&mut num);
+                    }
+                    ActionKind::EnterLong
+                    | ActionKind::EnterShort
+                    | ActionKind::Close
+                    | ActionKind::CancelAll => {}
+                }
+            }
+        }
         RulesStrategy {
             file,
             params,
@@ -211,6 +236,7 @@ impl RulesStrategy {
             ranges,
             var_init,
             uses_prev_bar,
+            plain: !counts_bars && !waits && !uses_prev_bar,
             lines: Vec::new(),
             resolved: Vec::new(),
             slots: Vec::new(),
@@ -627,6 +653,14 @@ impl Strategy for RulesStrategy {
         let Some(slot) = self.slots.get_mut(i) else {
             return Ok(());
         };
+        if self.plain {
+            // Nothing reads the bar count or waits: the common case, kept to the minimum.
+            let candidates = slot.candidates;
+            if let Some(rule) = self.pick(ctx, i, candidates) {
+                self.fire(ctx, i, rule)?;
+            }
+            return Ok(());
+        }
         slot.bars_in_state += 1;
         let candidates = slot.candidates;
         if slot.wait > 0 {

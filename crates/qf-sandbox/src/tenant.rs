@@ -167,7 +167,7 @@ impl TenantStrategy {
                 Ok((Box::new(s), None))
             }
             TenantStrategy::Python(p) => {
-                let out = pool.run(p, params, config, data, progress)?;
+                let mut out = pool.run(p, params, config, data, progress)?;
                 // The worker is not trusted: its states must be the declared ones.
                 if !p.states.is_empty() {
                     let bad = out.ops.iter().find_map(|r| match &r.op {
@@ -187,7 +187,8 @@ impl TenantStrategy {
                         .into());
                     }
                 }
-                Ok((Box::new(Replay::new(out.ops.clone())), Some(out)))
+                let ops = std::mem::take(&mut out.ops);
+                Ok((Box::new(Replay::new(ops)), Some(out)))
             }
         }
     }

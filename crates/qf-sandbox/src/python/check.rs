@@ -244,10 +244,13 @@ pub fn check(file: &str, source: &str) -> Result<PythonProgram, Diagnostics> {
         c.problems.sort_by_key(|d| (d.line == 0, d.line, d.col));
         return Err(Diagnostics(c.problems));
     }
-    let used = identifiers(&c.code);
+    // Identifier words of the code (strings blanked but for f-string `{…}` parts): an
+    // over-approximation of the engine names it reads, which only costs passing a value.
+    let all_words = words(&c.code);
+    let used: BTreeSet<&str> = all_words.iter().map(|(w, _)| *w).collect();
     let mut runtime_source = source.as_bytes().to_vec();
     for (name, start, end) in &c.spans {
-        let uses = words(&c.code).iter().filter(|(w, _)| w == name).count();
+        let uses = all_words.iter().filter(|(w, _)| w == name).count();
         if uses == 1 {
             for b in &mut runtime_source[*start..*end] {
                 if *b != b'\n' {
@@ -875,13 +878,6 @@ fn words(code: &str) -> Vec<(&str, usize)> {
         }
     }
     out
-}
-
-/// Every identifier-like word of the code (with strings blanked except the `{…}` parts of
-/// f-strings). Over-approximates which engine names a strategy reads, which only costs
-/// passing a value it does not use.
-fn identifiers(source: &str) -> BTreeSet<&str> {
-    words(source).into_iter().map(|(w, _)| w).collect()
 }
 
 fn is_identifier(s: &str) -> bool {

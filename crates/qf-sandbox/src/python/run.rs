@@ -625,13 +625,13 @@ impl Strategy for PyStrategy<'_> {
         self.log.bar = ctx.bar_index();
         self.log.time = ctx.time();
         let started = Instant::now();
-        crate::worker::call_mark(true);
+        crate::worker::call_mark(Some(started));
         let out = self.runner.run(
             inputs,
             ResourceTracker::new(limits),
             PrintWriter::Callback(&mut self.log),
         );
-        crate::worker::call_mark(false);
+        crate::worker::call_mark(None);
         self.python_time += started.elapsed();
         self.instruments[k].bars_in_state += 1;
         let (signal, mem) = match out {

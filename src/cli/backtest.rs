@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use qf_report::{ReportMeta, render_html};
+use qf_report::export;
+use qf_server::execute;
 
-use qf_sandbox::pool::SharedData;
-
-use super::inputs::{Chosen, DataArgs, EngineArgs, SandboxArgs, parse_param};
+use super::inputs::{DataArgs, EngineArgs, SandboxArgs, load_strategy, parse_param};
 use super::{output, progress};
 
 #[derive(Debug, Args)]
@@ -64,87 +63,61 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
         .strategy
         .as_deref()
         .context("choose a strategy with --strategy NAME or FILE (see `qf strategy list`)")?;
-    let chosen = Chosen::load(name)?;
+    let code = load_strategy(name)?;
     let given = a
         .params
         .iter()
         .map(|p| parse_param(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let params = chosen.resolve(&given)?;
+    let params = code.resolve(&given)?;
     let record = a.report.is_some() || a.equity.is_some() || a.trades.is_some();
     let config = a.engine.config(record)?;
     a.data.sort = a.sort;
     let (series, sources) = a.data.load(a.demo)?;
+    let data = serde_json::to_value(&sources)?;
 
     let total: u64 = series.iter().map(|s| s.bars.len() as u64).sum();
     let bar = progress::bar(total, "bars");
-    let mut tick = |done: u64| bar.set_position(done);
-    let mut sandbox = None;
-    let result = match &chosen {
-        Chosen::Builtin(b) => {
-            let mut strategy = b.build(&params)?;
-            qf_engine::run_backtest(&config, &series, strategy.as_mut(), Some(&mut tick))?
-        }
-        Chosen::Tenant(t) => {
-            let pool = a.sandbox.pool()?;
-            let data = SharedData::new(series);
-            let run = t.backtest(&params, &config, &data, &pool, &mut tick)?;
-            if let Some(p) = &a.sandbox.log {
-                std::fs::write(p, &run.log)
-                    .with_context(|| format!("cannot write {}", p.display()))?;
-            }
-            sandbox = Some(serde_json::json!({
-                "tier": t.tier(),
-                "file": name,
-                "tenant_time_ms": run.tenant_time.as_secs_f64() * 1e3,
-                "log_bytes": run.log.len(),
-                "log_dropped_bytes": run.log_dropped,
-                "isolation": run.isolation,
-                "state_changes": run.result.states.len(),
-            }));
-            run.result
-        }
-    };
+    let pool = a.sandbox.pool_for(&code)?;
+    let run = execute::backtest(
+        &code,
+        &params,
+        &config,
+        series,
+        pool.as_ref(),
+        &mut |done| bar.set_position(done),
+        None,
+    )?;
     bar.finish_and_clear();
-    let name = chosen.name();
+    if let (Some(p), Some(sb)) = (&a.sandbox.log, &run.sandbox) {
+        std::fs::write(p, &sb.log).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    let name = code.name();
     let name = name.as_str();
 
     if let Some(p) = &a.trades {
-        output::write_trades(p, &result)?;
+        output::write_file(p, |w| export::write_trades_csv(w, &run.result))?;
     }
     if let Some(p) = &a.equity {
-        output::write_equity(p, &result)?;
+        output::write_file(p, |w| export::write_equity_csv(w, &run.result))?;
     }
     if let Some(p) = &a.report {
-        let meta = ReportMeta {
-            title: format!("{name} backtest"),
-            strategy: name.to_string(),
-            params: params
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect(),
-            data_sources: sources.iter().map(|s| s.file.clone()).collect(),
-            generated_by: format!("qf {}", env!("CARGO_PKG_VERSION")),
-        };
-        std::fs::write(p, render_html(&result, &meta))
+        std::fs::write(p, run.report_html(name, &params, &data))
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     if a.json {
-        let mut v = output::backtest_json(&result, name, &params, &sources)?;
-        if let (Some(sb), Some(obj)) = (sandbox.as_ref(), v.as_object_mut()) {
-            obj.insert("sandbox".into(), sb.clone());
-        }
+        let v = run.to_json(name, &params, data)?;
         println!("{}", serde_json::to_string(&v)?);
     } else {
-        output::print_summary(&result, &sources);
-        if let Some(sb) = &sandbox {
+        output::print_summary(&run.result, &sources);
+        if let Some(sb) = &run.sandbox {
             println!(
                 "{:>24}  {} strategy, {:.0} ms in tenant code, {} state changes, {} bytes printed{}",
                 "sandbox",
-                sb["tier"].as_str().unwrap_or(""),
-                sb["tenant_time_ms"].as_f64().unwrap_or(0.0),
-                sb["state_changes"],
-                sb["log_bytes"],
+                sb.tier,
+                sb.tenant_time.as_secs_f64() * 1e3,
+                sb.state_changes,
+                sb.log.len(),
                 a.sandbox
                     .log
                     .as_ref()

@@ -2,18 +2,18 @@
 //! turned into domain values once, here at the boundary.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use serde::Serialize;
 
-use qf_core::{BarSeries, InstrumentId, Money, Price, Quantity};
-use qf_data::{LoadOptions, load_bars, sample_bars};
-use qf_engine::strategies::{BUILTINS, BuiltinStrategy, Params, builtin};
-use qf_engine::{BacktestConfig, FeeModel, FillModel, FillTiming, Sizing, Slippage};
+use qf_core::{BarSeries, InstrumentId};
+use qf_data::{LoadOptions, SourceInfo, load_bars, sample_bars};
+use qf_engine::BacktestConfig;
 use qf_sandbox::limits::Limits;
 use qf_sandbox::pool::Pool;
 use qf_sandbox::tenant::{TenantStrategy, is_strategy_file};
+use qf_server::execute::{DEFAULT_CASH, Decimal, EngineSettings, StrategyCode};
 use std::time::Duration;
 
 /// Where the bars come from.
@@ -36,18 +36,6 @@ pub struct DataArgs {
     /// Decimal places of order quantities (default 0: whole units).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=9))]
     pub size_precision: u8,
-}
-
-/// What was loaded from one file, for the JSON output.
-#[derive(Debug, Serialize)]
-pub struct SourceInfo {
-    pub file: String,
-    pub format: &'static str,
-    pub rows: usize,
-    pub symbols: Vec<String>,
-    pub timestamp_format: &'static str,
-    pub reordered_rows: usize,
-    pub dropped_duplicates: usize,
 }
 
 /// Built-in demo data: 200,000 one-minute bars of a seeded random walk.
@@ -87,7 +75,7 @@ impl DataArgs {
                 size_precision: self.size_precision,
             };
             let loaded = load_bars(path, &opts)?;
-            let mut symbols = Vec::new();
+            let info = SourceInfo::of(path.display().to_string(), &loaded);
             for mut s in loaded.series {
                 if let Some(other) = series
                     .iter()
@@ -105,21 +93,9 @@ impl DataArgs {
                     );
                 }
                 s.instrument.id = InstrumentId(series.len() as u32);
-                symbols.push(s.instrument.symbol.clone());
                 series.push(s);
             }
-            infos.push(SourceInfo {
-                file: path.display().to_string(),
-                format: match loaded.format {
-                    qf_data::FileFormat::Csv => "csv",
-                    qf_data::FileFormat::Parquet => "parquet",
-                },
-                rows: loaded.rows,
-                symbols,
-                timestamp_format: loaded.timestamp_unit.name(),
-                reordered_rows: loaded.reordered_rows,
-                dropped_duplicates: loaded.dropped_duplicates,
-            });
+            infos.push(info);
         }
         Ok((series, infos))
     }
@@ -131,7 +107,7 @@ pub struct EngineArgs {
     /// Starting cash.
     #[arg(
         long,
-        default_value = "100000",
+        default_value = DEFAULT_CASH,
         value_name = "AMOUNT",
         allow_hyphen_values = true
     )]
@@ -195,90 +171,43 @@ pub struct EngineArgs {
     pub leverage: f64,
 }
 
-fn decimal<T>(
-    flag: &str,
-    text: &str,
-    parse: impl Fn(&str) -> Result<T, qf_core::CoreError>,
-) -> anyhow::Result<T> {
-    parse(text).with_context(|| format!("--{flag} {text:?}"))
-}
-
 impl EngineArgs {
+    /// The same settings as the API takes them.
+    pub fn settings(&self) -> EngineSettings {
+        let text = |s: &String| Decimal::from(s.as_str());
+        EngineSettings {
+            cash: Some(text(&self.cash)),
+            size: self.size.as_ref().map(text),
+            percent: self.percent,
+            fee_per_unit: Some(text(&self.fee_per_unit)),
+            fee_bps: Some(text(&self.fee_bps)),
+            fee_min: Some(text(&self.fee_min)),
+            slippage_bps: self.slippage_bps.as_ref().map(text),
+            slippage_ticks: self.slippage_ticks,
+            leverage: Some(self.leverage),
+            fill_at_close: self.fill_at_close,
+        }
+    }
+
     /// The engine configuration these flags describe.
     pub fn config(&self, record: bool) -> anyhow::Result<BacktestConfig> {
-        let sizing = match (&self.size, self.percent) {
-            (Some(q), _) => Sizing::Fixed(decimal("size", q, Quantity::parse)?),
-            (None, Some(p)) => {
-                if !(p.is_finite() && p > 0.0) {
-                    bail!("--percent must be a positive number of percent, got {p}");
-                }
-                Sizing::PercentOfEquity(p / 100.0)
-            }
-            (None, None) => Sizing::Fixed(Quantity::from_int(1)),
-        };
-        let slippage = match (&self.slippage_bps, self.slippage_ticks) {
-            (Some(b), _) => Slippage::Bps(decimal("slippage-bps", b, Price::parse)?),
-            (None, Some(t)) => Slippage::Ticks(t),
-            (None, None) => Slippage::None,
-        };
-        let config = BacktestConfig {
-            cash: decimal("cash", &self.cash, Money::parse)?,
-            fill: FillModel {
-                timing: if self.fill_at_close {
-                    FillTiming::SameClose
-                } else {
-                    FillTiming::NextOpen
-                },
-                fees: FeeModel {
-                    per_unit: decimal("fee-per-unit", &self.fee_per_unit, Price::parse)?,
-                    bps: decimal("fee-bps", &self.fee_bps, Price::parse)?,
-                    minimum: decimal("fee-min", &self.fee_min, Money::parse)?,
-                },
-                slippage,
-                max_leverage: self.leverage,
-            },
-            sizing,
-            record,
-        };
-        config.validate()?;
-        Ok(config)
+        self.settings()
+            .config(record)
+            .map_err(|p| anyhow::anyhow!("{}", p.command_line_message()))
     }
 }
 
-/// A strategy named on the command line: a built-in, or a tenant strategy file.
-pub enum Chosen {
-    /// A native built-in (`sma_cross`).
-    Builtin(&'static BuiltinStrategy),
-    /// A Python or rules file (`examples/python/sma_cross.py`).
-    Tenant(Box<TenantStrategy>),
-}
-
-impl Chosen {
-    /// A built-in by name, or a strategy file by path (`.py`, `.toml`, `.yaml`, `.yml`).
-    pub fn load(name: &str) -> anyhow::Result<Chosen> {
-        if is_strategy_file(name) {
-            let t = TenantStrategy::load(std::path::Path::new(name))
-                .map_err(|d| anyhow::anyhow!("{d}"))?;
-            return Ok(Chosen::Tenant(Box::new(t)));
-        }
-        find_strategy(name).map(Chosen::Builtin)
+/// A built-in by name, or a strategy file by path (`.py`, `.toml`, `.yaml`, `.yml`).
+pub fn load_strategy(name: &str) -> anyhow::Result<StrategyCode> {
+    if is_strategy_file(name) {
+        let t = TenantStrategy::load(std::path::Path::new(name))
+            .map_err(|d| anyhow::anyhow!("{d}"))?;
+        return Ok(StrategyCode::Tenant {
+            file: name.to_string(),
+            strategy: Arc::new(t),
+        });
     }
-
-    /// Defaults filled in and every given value checked.
-    pub fn resolve(&self, given: &[(String, f64)]) -> anyhow::Result<Params> {
-        Ok(match self {
-            Chosen::Builtin(b) => b.resolve(given)?,
-            Chosen::Tenant(t) => t.resolve(given)?,
-        })
-    }
-
-    /// The name shown in results.
-    pub fn name(&self) -> String {
-        match self {
-            Chosen::Builtin(b) => b.name.to_string(),
-            Chosen::Tenant(t) => t.name(),
-        }
-    }
+    StrategyCode::builtin(name).map_err(anyhow::Error::msg)
 }
 
 /// Limits for tenant code (Python strategies run in a sandbox worker process).
@@ -316,6 +245,14 @@ impl SandboxArgs {
         })
     }
 
+    /// A pool for `code` when it is tenant code (built-ins need none).
+    pub fn pool_for(&self, code: &StrategyCode) -> anyhow::Result<Option<Pool>> {
+        match code {
+            StrategyCode::Builtin { .. } => Ok(None),
+            StrategyCode::Tenant { .. } => self.pool().map(Some),
+        }
+    }
+
     /// A pool of sandbox workers: this same binary in its hidden `sandbox-worker` mode.
     pub fn pool(&self) -> anyhow::Result<Pool> {
         let exe = std::env::current_exe()
@@ -326,20 +263,6 @@ impl SandboxArgs {
             self.limits()?,
         ))
     }
-}
-
-/// Finds a built-in strategy or says which exist.
-pub fn find_strategy(name: &str) -> anyhow::Result<&'static BuiltinStrategy> {
-    builtin(name).with_context(|| {
-        format!(
-            "unknown strategy {name:?}; built-in strategies are: {}",
-            BUILTINS
-                .iter()
-                .map(|b| b.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
 }
 
 /// Parses `name=value`.

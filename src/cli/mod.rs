@@ -5,6 +5,7 @@ mod data;
 mod inputs;
 mod output;
 mod progress;
+mod service;
 mod strategy;
 mod sweep;
 
@@ -30,6 +31,18 @@ enum Command {
     /// List built-in strategies; check strategy files.
     #[command(subcommand)]
     Strategy(strategy::StrategyCommand),
+    /// Run the platform: the /v1 HTTP API with in-process job workers.
+    Serve(service::ServeArgs),
+    /// Run job workers alone against the configured database and object store.
+    Worker(service::WorkerArgs),
+    /// Bring the database schema up to date (also done at start).
+    Migrate(service::ConfigArgs),
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(service::ConfigCommand),
+    /// Create tenants, accounts and API keys without the API.
+    #[command(subcommand)]
+    Admin(service::AdminCommand),
     /// Internal: serve sandboxed strategy runs on stdin/stdout (started by qf itself).
     #[command(hide = true)]
     SandboxWorker(WorkerArgs),
@@ -57,6 +70,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sweep(a) => sweep::run(a),
         Command::Data(c) => data::run(c),
         Command::Strategy(c) => strategy::run(c),
+        Command::Serve(a) => service::serve(a),
+        Command::Worker(a) => service::worker(a),
+        Command::Migrate(a) => service::migrate(a),
+        Command::Config(c) => service::config(c),
+        Command::Admin(c) => service::admin(c),
         Command::SandboxWorker(w) => {
             let limits = qf_sandbox::limits::Limits {
                 call_time: std::time::Duration::from_millis(w.call_ms),

@@ -1,95 +1,25 @@
-//! Writing results: JSON, CSV files, the HTML report and a terminal summary.
+//! Writing results: files (their contents come from `qf_report::export` and
+//! `qf_server::execute`, shared with the API) and a terminal summary.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde_json::{Value, json};
 
+use qf_data::SourceInfo;
 use qf_engine::{BacktestResult, Metrics};
 
-use super::inputs::SourceInfo;
-
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
-    } else {
-        s.into()
-    }
-}
-
-fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
+/// Writes a file through a buffer; errors name the file.
+pub fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(BufWriter::with_capacity(1 << 16, f))
-}
-
-/// Writes the closed trades as CSV.
-pub fn write_trades(path: &Path, r: &BacktestResult) -> anyhow::Result<()> {
-    let mut w = create(path)?;
-    writeln!(
-        w,
-        "symbol,direction,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,return,bars_held"
-    )?;
-    for t in &r.trades {
-        writeln!(
-            w,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            csv_field(&r.instruments[t.instrument.index()].symbol),
-            t.direction,
-            t.quantity,
-            t.entry_time,
-            t.entry_price,
-            t.exit_time,
-            t.exit_price,
-            t.pnl,
-            t.fees,
-            t.return_pct,
-            t.bars_held
-        )?;
-    }
-    w.flush()
+    let mut w = BufWriter::with_capacity(1 << 16, f);
+    write(&mut w)
+        .and_then(|()| w.flush())
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Writes the equity curve (one row per bar time) as CSV.
-pub fn write_equity(path: &Path, r: &BacktestResult) -> anyhow::Result<()> {
-    let mut w = create(path)?;
-    writeln!(w, "timestamp,equity,cash,drawdown")?;
-    let mut peak = f64::MIN;
-    for p in &r.equity {
-        let e = p.equity.as_f64();
-        peak = peak.max(e);
-        let dd = if peak > 0.0 { e / peak - 1.0 } else { 0.0 };
-        writeln!(w, "{},{},{},{}", p.ts, p.equity, p.cash, dd)?;
-    }
-    w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The `--json` object of `qf backtest`.
-pub fn backtest_json(
-    r: &BacktestResult,
-    strategy: &str,
-    params: &qf_engine::strategies::Params,
-    sources: &[SourceInfo],
-) -> anyhow::Result<Value> {
-    let mut v = serde_json::to_value(&r.metrics)?;
-    let obj = v
-        .as_object_mut()
-        .context("metrics serialise to an object")?;
-    obj.insert("strategy".into(), json!(strategy));
-    obj.insert("params".into(), json!(params));
-    obj.insert("data".into(), serde_json::to_value(sources)?);
-    obj.insert(
-        "instruments".into(),
-        json!(r.instruments.iter().map(|i| json!({"symbol": i.symbol, "price_precision": i.price_precision, "size_precision": i.size_precision})).collect::<Vec<_>>()),
-    );
-    obj.insert("fill_model".into(), json!(r.fill_model));
-    obj.insert("elapsed_ms".into(), json!(r.elapsed.as_secs_f64() * 1e3));
-    obj.insert("bars_per_second".into(), json!(r.bars_per_second().round()));
-    Ok(v)
 }
 
 fn pct(x: Option<f64>) -> String {

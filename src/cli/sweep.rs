@@ -1,21 +1,18 @@
 //! `qf sweep`.
 
-use std::cmp::Ordering;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use serde_json::json;
 
-use qf_engine::{Grid, GridAxis, Metrics, SweepRow, run_sweep};
+use qf_engine::{Grid, GridAxis};
+use qf_report::export;
+use qf_server::execute::{self, PlanError};
 
-use qf_engine::StrategyError;
-use qf_sandbox::pool::SharedData;
-
-use super::inputs::{Chosen, DataArgs, EngineArgs, SandboxArgs, parse_param};
-use super::progress;
+use super::inputs::{DataArgs, EngineArgs, SandboxArgs, load_strategy, parse_param};
+use super::{output, progress};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
@@ -57,22 +54,12 @@ pub struct SweepArgs {
     json: bool,
 }
 
-fn metric_of(m: &Metrics, key: &str) -> Option<f64> {
-    m.get(key).flatten()
-}
-
 pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
-    if !Metrics::SORTABLE.contains(&a.sort.as_str()) {
-        bail!(
-            "--sort {:?} is not a metric; choose one of: {}",
-            a.sort,
-            Metrics::SORTABLE.join(", ")
-        );
-    }
+    execute::check_sort(&a.sort).map_err(|m| anyhow::anyhow!("--sort {m}"))?;
     if a.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
-    let chosen = Chosen::load(&a.strategy)?;
+    let code = load_strategy(&a.strategy)?;
     let grid = Grid {
         axes: a
             .grids
@@ -86,21 +73,13 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| parse_param(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some((name, _)) = fixed
-        .iter()
-        .find(|(n, _)| grid.axes.iter().any(|g| &g.name == n))
-    {
-        bail!("parameter `{name}` is given both as --param and as --grid");
-    }
-    let combos = grid.combinations().map_err(anyhow::Error::msg)?;
-    let params = combos
-        .into_iter()
-        .map(|c| {
-            let mut all = fixed.clone();
-            all.extend(c);
-            chosen.resolve(&all)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let params = execute::sweep_params(&code, &grid, &fixed).map_err(|e| match e {
+        PlanError::Both(name) => {
+            anyhow::anyhow!("parameter `{name}` is given both as --param and as --grid")
+        }
+        PlanError::Grid(m) => anyhow::Error::msg(m),
+        PlanError::Param(p) => p.into(),
+    })?;
     let config = a.engine.config(false)?;
     a.data.sort = a.sort_rows;
     let (series, _) = a.data.load(false)?;
@@ -110,91 +89,35 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
 
     let bar = progress::bar(params.len() as u64, "runs");
     let started = Instant::now();
-    let rows = match &chosen {
-        Chosen::Builtin(b) => run_sweep(&config, &series, params, |p| b.build(p), jobs, &|done| {
-            bar.set_position(done as u64)
-        })?,
-        Chosen::Tenant(t) => {
-            // Python runs in sandbox workers, one per thread; each worker is sent the bars
-            // once and keeps them for its later runs.
-            let pool = a.sandbox.pool()?;
-            let data = SharedData::new(series);
-            run_sweep(
-                &config,
-                data.series(),
-                params,
-                |p| {
-                    t.instantiate(p, &config, &data, &pool, &mut |_| {})
-                        .map(|(s, _)| s)
-                        .map_err(|e| StrategyError::new(e.to_string()))
-                },
-                jobs,
-                &|done| bar.set_position(done as u64),
-            )?
-        }
-    };
+    let pool = a.sandbox.pool_for(&code)?;
+    let rows = execute::sweep(
+        &code,
+        params,
+        &config,
+        series,
+        pool.as_ref(),
+        jobs,
+        &|done| bar.set_position(done as u64),
+        None,
+    )?;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
 
-    let (mut ok, failed): (Vec<SweepRow>, Vec<SweepRow>) =
-        rows.into_iter().partition(|r| r.metrics.is_some());
-    if ok.is_empty() {
-        let why = failed
-            .first()
-            .and_then(|r| r.error.clone())
-            .unwrap_or_default();
-        bail!(
-            "the grid yields no combination that can run ({} tried; first error: {why})",
-            failed.len()
-        );
-    }
-    let descending = !a.ascending
-        && !matches!(
-            a.sort.as_str(),
-            "max_drawdown" | "volatility" | "max_drawdown_duration"
-        );
-    // Undefined metrics (None) rank last either way; ties keep grid order (stable sort).
-    ok.sort_by(|x, y| {
-        let (mx, my) = (
-            x.metrics.as_ref().and_then(|m| metric_of(m, &a.sort)),
-            y.metrics.as_ref().and_then(|m| metric_of(m, &a.sort)),
-        );
-        match (mx, my) {
-            (Some(p), Some(q)) => {
-                if descending {
-                    q.total_cmp(&p)
-                } else {
-                    p.total_cmp(&q)
-                }
-            }
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        }
-    });
-    let names: Vec<String> = ok[0].params.keys().cloned().collect();
+    let ranking = execute::rank(rows, &a.sort, a.ascending)?;
     if let Some(path) = &a.csv {
-        write_csv(path, &names, &ok)?;
+        output::write_file(path, |w| export::write_sweep_csv(w, &ranking.ranked))?;
     }
+    if a.json {
+        let v = export::sweep_json(&a.strategy, &ranking, &a.sort, jobs, elapsed, a.top);
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(());
+    }
+    let (ok, failed, descending) = (&ranking.ranked, &ranking.failed, ranking.descending);
     let total_bars: u64 = ok
         .iter()
         .filter_map(|r| r.metrics.as_ref())
         .map(|m| m.bars)
         .sum();
-    if a.json {
-        let top: Vec<_> = ok
-            .iter()
-            .take(a.top)
-            .map(|r| json!({"params": r.params, "metrics": r.metrics}))
-            .collect();
-        let v = json!({
-            "strategy": a.strategy, "combinations": ok.len() + failed.len(), "skipped": failed.len(),
-            "sort": a.sort, "jobs": jobs, "elapsed_ms": elapsed.as_secs_f64() * 1e3,
-            "bars_per_second": (total_bars as f64 / elapsed.as_secs_f64()).round(), "top": top,
-        });
-        println!("{}", serde_json::to_string(&v)?);
-        return Ok(());
-    }
     let mut out = std::io::stdout().lock();
     // The table shows the swept parameters; the CSV has every parameter.
     let names: Vec<String> = grid.axes.iter().map(|a| a.name.clone()).collect();
@@ -256,26 +179,4 @@ pub fn run(mut a: SweepArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn write_csv(path: &std::path::Path, names: &[String], rows: &[SweepRow]) -> anyhow::Result<()> {
-    let mut w = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-    );
-    let metrics = Metrics::SORTABLE;
-    writeln!(w, "rank,{},{}", names.join(","), metrics.join(","))?;
-    for (k, r) in rows.iter().enumerate() {
-        let m = r
-            .metrics
-            .as_ref()
-            .context("only successful rows are written")?;
-        let p: Vec<String> = names.iter().map(|n| r.params[n].to_string()).collect();
-        let v: Vec<String> = metrics
-            .iter()
-            .map(|n| metric_of(m, n).map_or(String::new(), |x| x.to_string()))
-            .collect();
-        writeln!(w, "{},{},{}", k + 1, p.join(","), v.join(","))?;
-    }
-    w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -15,7 +15,7 @@ use qf_core::{Bar, Price};
 
 use crate::DataError;
 use crate::columns::{ColumnMap, Role};
-use crate::error::{Location, describe_cell, file_name};
+use crate::error::{Location, describe_cell};
 use crate::row_sink::{ReadSummary, RowSink};
 use crate::timestamp_column::TimestampColumn;
 
@@ -31,14 +31,15 @@ pub(crate) struct CsvSettings<'a> {
 /// What a cell should have been and what it was.
 type CellProblem = (String, String);
 
-/// Reads `path` into `sink`.
+/// Reads `path` into `sink`; messages call it `file`.
 pub(crate) fn read_csv<S: RowSink>(
     path: &Path,
+    file: &str,
     settings: CsvSettings<'_>,
     sink: &mut S,
 ) -> Result<ReadSummary, DataError> {
-    let file = file_name(path);
-    let handle = File::open(path).map_err(|e| DataError::open(path, e))?;
+    let handle = File::open(path).map_err(|e| DataError::open(file, e))?;
+    let file = file.to_string();
     let file_len = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)

@@ -260,9 +260,9 @@ pub(crate) fn file_name(path: &std::path::Path) -> String {
 }
 
 impl DataError {
-    /// The error for a file that could not be opened.
-    pub(crate) fn open(path: &std::path::Path, source: std::io::Error) -> Self {
-        let file = file_name(path);
+    /// The error for a file, named `file` in messages, that could not be opened.
+    pub(crate) fn open(file: &str, source: std::io::Error) -> Self {
+        let file = file.to_string();
         if source.kind() == std::io::ErrorKind::NotFound {
             Self::NotFound { file }
         } else {

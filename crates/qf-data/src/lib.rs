@@ -5,6 +5,7 @@
 //! - [`load_bars`] reads a file and fails with the first problem, worded for a terminal:
 //!   `bars.csv line 17, column close: expected a number, found "abc"`.
 //! - [`write_bars`] writes series as CSV or Parquet; a round trip gives back the same bars.
+//!   [`parquet_bytes`] and [`load_parquet_bytes`] do the same in memory, for an object store.
 //! - [`inspect`] reads leniently and returns a [`QualityReport`] (gaps, duplicates, order,
 //!   OHLC consistency, outlier returns, rows that failed to parse).
 //! - [`sample_bars`] is the built-in demo data, the same for a seed forever.
@@ -15,9 +16,9 @@
 //! s, ms, µs or ns; prices are exact ([`qf_core::Price`]), never rounded through `f64` when
 //! read from text.
 //!
-//! What this crate is not (yet): the Parquet catalog on the object store (partitioned by
-//! tenant, dataset, symbol and period) and streaming ingestion from live feeds come later.
-//! It does no I/O beyond local files and holds no state.
+//! What this crate is not: the Parquet catalog on the object store (that is `qf-server`'s
+//! `catalog`, built on [`parquet_bytes`] and [`load_parquet_bytes`]) or streaming ingestion
+//! from live feeds. It does no I/O beyond local files and holds no state.
 
 #![warn(missing_docs)]
 
@@ -39,9 +40,11 @@ mod timestamp_column;
 
 pub use error::{DataError, Location};
 pub use file_format::FileFormat;
-pub use load::{LoadOptions, LoadedData, load_bars, write_bars};
+pub use load::{
+    LoadOptions, LoadedData, SourceInfo, load_bars, load_bars_as, load_parquet_bytes, parquet_bytes, write_bars,
+};
 pub use quality::{
     Example, FailedRows, Gap, Gaps, OutlierReturn, Outliers, Problem, QualityReport, SymbolReport,
-    inspect,
+    inspect, inspect_as,
 };
 pub use sample::sample_bars;

@@ -27,6 +27,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, GenericStringArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ProjectionMask;
+use parquet::file::reader::ChunkReader;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -34,7 +35,7 @@ use qf_core::{Bar, MAX_PRECISION, PRICE_SCALE, Price, Timestamp, TimestampUnit};
 
 use crate::DataError;
 use crate::columns::{ColumnMap, Role};
-use crate::error::{Location, file_name};
+use crate::error::Location;
 use crate::precision::{self, METADATA_KEY, SAMPLE_ROWS};
 use crate::row_sink::{ReadSummary, RowSink};
 use crate::timestamp_column::TimestampColumn;
@@ -64,15 +65,27 @@ const TEXT_TYPES: &str = "a text column (Utf8, LargeUtf8 or a dictionary of Utf8
 
 type CellProblem = (String, String);
 
-/// Reads `path` into `sink`.
+/// Reads the Parquet file at `path` into `sink`; messages call it `file`.
 pub(crate) fn read_parquet<S: RowSink>(
     path: &Path,
+    file: &str,
     settings: ParquetSettings<'_>,
     sink: &mut S,
 ) -> Result<ReadSummary, DataError> {
-    let file = file_name(path);
-    let handle = File::open(path).map_err(|e| DataError::open(path, e))?;
-    if handle.metadata().map(|m| m.len()).unwrap_or(1) == 0 {
+    let handle = File::open(path).map_err(|e| DataError::open(file, e))?;
+    read_parquet_from(handle, file, settings, sink)
+}
+
+/// Reads Parquet from any source the decoder can seek in (a file, bytes in memory) into
+/// `sink`; messages call it `file`.
+pub(crate) fn read_parquet_from<S: RowSink, R: ChunkReader + 'static>(
+    handle: R,
+    file: &str,
+    settings: ParquetSettings<'_>,
+    sink: &mut S,
+) -> Result<ReadSummary, DataError> {
+    let file = file.to_string();
+    if handle.len() == 0 {
         return Err(DataError::Empty { file });
     }
     let corrupt = |e: &dyn std::fmt::Display| DataError::Parquet {

@@ -8,7 +8,7 @@
 //! (53 ms against 75 ms for a million bars).
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,8 +49,22 @@ fn schema() -> Arc<Schema> {
 /// Writes `series` to `path`, one after the other.
 pub(crate) fn write_parquet(path: &Path, series: &[BarSeries]) -> Result<(), DataError> {
     let file = file_name(path);
-    let failed = |e: &dyn std::fmt::Display| DataError::Write {
+    let handle = File::create(path).map_err(|e| DataError::Io {
         file: file.clone(),
+        source: e,
+    })?;
+    write_parquet_to(BufWriter::new(handle), series, &file).map(drop)
+}
+
+/// Writes `series` as one Parquet file into `out` and gives `out` back, flushed; messages
+/// call the output `file`.
+pub(crate) fn write_parquet_to<W: Write + Send>(
+    out: W,
+    series: &[BarSeries],
+    file: &str,
+) -> Result<W, DataError> {
+    let failed = |e: &dyn std::fmt::Display| DataError::Write {
+        file: file.to_string(),
         message: e.to_string(),
     };
     let entries: Vec<(&str, u8)> = series
@@ -66,12 +80,8 @@ pub(crate) fn write_parquet(path: &Path, series: &[BarSeries]) -> Result<(), Dat
             precision::encode(&entries),
         )]))
         .build();
-    let handle = File::create(path).map_err(|e| DataError::Io {
-        file: file.clone(),
-        source: e,
-    })?;
     let schema = schema();
-    let mut writer = ArrowWriter::try_new(BufWriter::new(handle), schema.clone(), Some(properties))
+    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(properties))
         .map_err(|e| failed(&e))?;
     for s in series {
         for chunk in s.bars.chunks(BATCH_ROWS) {
@@ -97,6 +107,7 @@ pub(crate) fn write_parquet(path: &Path, series: &[BarSeries]) -> Result<(), Dat
             writer.write(&batch).map_err(|e| failed(&e))?;
         }
     }
-    writer.close().map_err(|e| failed(&e))?;
-    Ok(())
+    let mut out = writer.into_inner().map_err(|e| failed(&e))?;
+    out.flush().map_err(|e| failed(&e))?;
+    Ok(out)
 }

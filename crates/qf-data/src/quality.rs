@@ -191,12 +191,19 @@ impl QualityReport {
 /// Fails only when the file cannot be read at all: missing, an unknown extension, empty (no
 /// header), missing a required column, or not valid Parquet.
 pub fn inspect(path: &Path) -> Result<QualityReport, DataError> {
-    let format = FileFormat::from_path(path)?;
-    let default_symbol = stem(path);
+    inspect_as(path, &file_name(path))
+}
+
+/// [`inspect`] for a file kept under another name than its own (an upload saved to a
+/// temporary file): the format, the default symbol and the report go by `name`.
+pub fn inspect_as(path: &Path, name: &str) -> Result<QualityReport, DataError> {
+    let format = FileFormat::from_path(Path::new(name))?;
+    let default_symbol = stem(Path::new(name));
     let mut survey = Survey::default();
     let summary = match format {
         FileFormat::Csv => read_csv(
             path,
+            name,
             CsvSettings {
                 default_symbol: &default_symbol,
                 price_precision: None,
@@ -205,6 +212,7 @@ pub fn inspect(path: &Path) -> Result<QualityReport, DataError> {
         )?,
         FileFormat::Parquet => read_parquet(
             path,
+            name,
             ParquetSettings {
                 default_symbol: &default_symbol,
                 price_precision: None,
@@ -213,7 +221,7 @@ pub fn inspect(path: &Path) -> Result<QualityReport, DataError> {
         )?,
     };
     Ok(QualityReport {
-        file: file_name(path),
+        file: name.to_string(),
         format,
         timestamp_unit: summary.timestamp_unit,
         rows: summary.rows,

@@ -312,3 +312,57 @@ proptest! {
         prop_assert_eq!(load(&theirs).series, series);
     }
 }
+
+#[test]
+fn parquet_in_memory_matches_the_file_and_reads_back_the_same_bars() {
+    let dir = TempDir::new().unwrap();
+    let series = vec![sample_bars("AAA", 5_000, 3), {
+        let mut b = sample_bars("B/B", 700, 4);
+        b.instrument.id = InstrumentId(1);
+        b
+    }];
+    let bytes = qf_data::parquet_bytes(&series).unwrap();
+    let file = dir.path().join("same.parquet");
+    write_bars(&file, &series).unwrap();
+    assert_eq!(bytes, std::fs::read(&file).unwrap(), "one writer for both");
+    let back = qf_data::load_parquet_bytes(bytes.into(), "mem.parquet", &LoadOptions::default())
+        .unwrap();
+    assert_eq!(back.series, series);
+    assert_eq!(back.format, FileFormat::Parquet);
+
+    let twice = [series[0].clone(), series[0].clone()];
+    let e = qf_data::parquet_bytes(&twice).unwrap_err().to_string();
+    assert!(e.contains("two series have the symbol \"AAA\""), "{e}");
+    let e = qf_data::load_parquet_bytes(Vec::new().into(), "x.parquet", &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("x.parquet: the file is empty"), "{e}");
+}
+
+#[test]
+fn a_file_under_a_temporary_name_is_read_and_reported_by_its_own_name() {
+    let dir = TempDir::new().unwrap();
+    let tmp = dir.path().join("upload-7f3a.tmp");
+    std::fs::write(
+        &tmp,
+        "timestamp,open,high,low,close,volume\n1,10,11,9,10,5\n2,10,11,9,abc,5\n",
+    )
+    .unwrap();
+    let e = qf_data::load_bars_as(&tmp, "MSFT.csv", &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("MSFT.csv line 3, column close:"), "{e}");
+    assert!(!e.contains("upload-7f3a"), "{e}");
+    let report = qf_data::inspect_as(&tmp, "MSFT.csv").unwrap();
+    assert_eq!(report.file, "MSFT.csv");
+    assert_eq!(report.symbols[0].symbol, "MSFT");
+    assert_eq!(report.failed_rows.count, 1);
+
+    std::fs::write(&tmp, "timestamp,open,high,low,close,volume\n1,10,11,9,10,5\n").unwrap();
+    let ok = qf_data::load_bars_as(&tmp, "MSFT.csv", &LoadOptions::default()).unwrap();
+    assert_eq!(ok.series[0].instrument.symbol, "MSFT");
+    let e = qf_data::load_bars_as(&tmp, "MSFT.xlsx", &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("MSFT.xlsx: unknown file type"), "{e}");
+}

@@ -148,32 +148,47 @@ impl Default for BacktestConfig {
 }
 
 impl BacktestConfig {
-    /// Checks the values a person could get wrong.
+    /// Checks the values a person could get wrong; the error names the setting
+    /// ([`EngineError::InvalidSetting`]).
     pub fn validate(&self) -> Result<(), EngineError> {
-        let bad = |m: String| Err(EngineError::InvalidConfig(m));
+        let bad = |setting: &'static str, message: String| {
+            Err(EngineError::InvalidSetting { setting, message })
+        };
         if self.cash.is_negative() || self.cash == Money::ZERO {
-            return bad(format!("cash must be positive, got {}", self.cash));
+            return bad("cash", format!("cash must be positive, got {}", self.cash));
         }
         if !(self.fill.max_leverage.is_finite() && self.fill.max_leverage > 0.0) {
-            return bad(format!(
-                "max leverage must be a positive number, got {}",
-                self.fill.max_leverage
-            ));
+            return bad(
+                "leverage",
+                format!(
+                    "max leverage must be a positive number, got {}",
+                    self.fill.max_leverage
+                ),
+            );
         }
         let f = &self.fill.fees;
-        if f.per_unit.is_negative() || f.bps.is_negative() || f.minimum.is_negative() {
-            return bad("fees cannot be negative".into());
+        for (setting, negative) in [
+            ("fee_per_unit", f.per_unit.is_negative()),
+            ("fee_bps", f.bps.is_negative()),
+            ("fee_min", f.minimum.is_negative()),
+        ] {
+            if negative {
+                return bad(setting, "fees cannot be negative".into());
+            }
         }
         if let Slippage::Bps(b) = self.fill.slippage
             && b.is_negative()
         {
-            return bad("slippage cannot be negative".into());
+            return bad("slippage_bps", "slippage cannot be negative".into());
         }
         match self.sizing {
-            Sizing::Fixed(q) if !q.is_positive() => bad(format!("size must be positive, got {q}")),
-            Sizing::PercentOfEquity(p) if !(p.is_finite() && p > 0.0) => bad(format!(
-                "percent must be a positive fraction of equity, got {p}"
-            )),
+            Sizing::Fixed(q) if !q.is_positive() => {
+                bad("size", format!("size must be positive, got {q}"))
+            }
+            Sizing::PercentOfEquity(p) if !(p.is_finite() && p > 0.0) => bad(
+                "percent",
+                format!("percent must be a positive fraction of equity, got {p}"),
+            ),
             _ => Ok(()),
         }
     }

@@ -9,6 +9,15 @@ pub enum EngineError {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// One setting has a value the engine cannot use (see [`crate::BacktestConfig::validate`]).
+    #[error("invalid configuration: {message}")]
+    InvalidSetting {
+        /// The setting as a person names it: `cash`, `size`, `percent`, `fee_per_unit`,
+        /// `fee_bps`, `fee_min`, `slippage_bps` or `leverage`.
+        setting: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The strategy failed; the run stopped at that bar.
     #[error("strategy error at bar {bar} ({time}): {source}")]
     Strategy {

@@ -28,4 +28,4 @@ pub use indicators::{BollingerLines, Line, MacdLines, Source};
 pub use metrics::Metrics;
 pub use portfolio::Trade;
 pub use strategy::Strategy;
-pub use sweep::{Grid, GridAxis, SweepRow, run_sweep};
+pub use sweep::{Grid, GridAxis, Ranking, SweepRow, higher_is_better, rank, run_sweep};

@@ -195,6 +195,54 @@ where
     Ok(rows)
 }
 
+/// A sweep's rows split into those that ran, best first, and those that could not.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    /// Rows with metrics, best first by the chosen metric; rows whose metric is undefined
+    /// come last, and ties keep grid order.
+    pub ranked: Vec<SweepRow>,
+    /// Rows that could not run (invalid combination or a failed run), in grid order.
+    pub failed: Vec<SweepRow>,
+    /// Whether higher values ranked first.
+    pub descending: bool,
+}
+
+/// Whether larger values of `metric` are better: every metric but drawdown, its duration
+/// and volatility.
+pub fn higher_is_better(metric: &str) -> bool {
+    !matches!(
+        metric,
+        "max_drawdown" | "volatility" | "max_drawdown_duration"
+    )
+}
+
+/// Ranks `rows` by `metric` (one of [`Metrics::SORTABLE`]): best first in the metric's own
+/// direction (see [`higher_is_better`]), or lowest first when `ascending`.
+pub fn rank(rows: Vec<SweepRow>, metric: &str, ascending: bool) -> Ranking {
+    let (mut ranked, failed): (Vec<SweepRow>, Vec<SweepRow>) =
+        rows.into_iter().partition(|r| r.metrics.is_some());
+    let descending = !ascending && higher_is_better(metric);
+    let value = |r: &SweepRow| r.metrics.as_ref().and_then(|m| m.get(metric).flatten());
+    // Undefined metrics (None) rank last either way; ties keep grid order (stable sort).
+    ranked.sort_by(|x, y| match (value(x), value(y)) {
+        (Some(p), Some(q)) => {
+            if descending {
+                q.total_cmp(&p)
+            } else {
+                p.total_cmp(&q)
+            }
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    Ranking {
+        ranked,
+        failed,
+        descending,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,14 +11,18 @@
 //! golden files and diffed. Curves of millions of points are drawn from a min/max-per-pixel
 //! reduction, which keeps every peak and trough while bounding the page size.
 //!
+//! [`export`] gives the same results as data for other programs: trades and equity CSV, the
+//! `qf backtest --json` object, and a sweep's ranking as CSV and JSON.
+//!
 //! What this crate is not: a charting library, a metrics engine (every statistic shown comes
 //! from [`qf_engine::Metrics`], except monthly returns, see [`monthly_returns`]), or a
-//! writer of files — the caller decides where the string goes.
+//! writer of files — the caller decides where the bytes go.
 
 mod axis;
 mod chart;
 mod downsample;
 mod escape;
+pub mod export;
 mod monthly;
 mod number_format;
 mod page;

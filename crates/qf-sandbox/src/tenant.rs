@@ -202,8 +202,23 @@ impl TenantStrategy {
         pool: &Pool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<TenantRun, RunError> {
+        self.backtest_wrapped(params, config, data, pool, progress, |s| s)
+    }
+
+    /// [`TenantStrategy::backtest`] with the strategy the engine runs passed through `wrap`
+    /// first: a caller's decorator that can stop the run between bars (a cancelled job).
+    pub fn backtest_wrapped<'w>(
+        &self,
+        params: &Params,
+        config: &BacktestConfig,
+        data: &SharedData,
+        pool: &Pool,
+        progress: &mut dyn FnMut(u64),
+        wrap: impl FnOnce(Box<dyn Strategy>) -> Box<dyn Strategy + 'w>,
+    ) -> Result<TenantRun, RunError> {
         let started = std::time::Instant::now();
-        let (mut strategy, out) = self.instantiate(params, config, data, pool, progress)?;
+        let (strategy, out) = self.instantiate(params, config, data, pool, progress)?;
+        let mut strategy = wrap(strategy);
         // Rules report progress from the engine; a Python run already did from its worker.
         let mut tick = |done: u64| progress(done);
         let mut quiet = |_: u64| {};

@@ -1,0 +1,377 @@
+//! Backtests and sweeps: submitted as queued jobs, read back with their results and
+//! artifacts (report HTML, trades CSV, equity CSV, sweep table CSV).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use qf_store::{DatasetId, NewRun, Run, RunFilter, RunId, RunKind, Status, StrategyId};
+
+use crate::app::AppState;
+use crate::auth::{Principal, Scope};
+use crate::catalog;
+use crate::execute::{BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy};
+use crate::idempotency;
+use crate::problem::Problem;
+use crate::routes::datasets::artifact_response;
+use crate::routes::{ListQuery, Listed};
+
+/// A backtest or sweep.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    /// `backtest` or `sweep`.
+    pub kind: String,
+    /// queued, running, succeeded, failed or cancelled.
+    pub status: String,
+    pub dataset_id: String,
+    pub strategy_id: String,
+    pub strategy_version: i64,
+    /// The job that runs it.
+    pub job_id: String,
+    /// What was asked for: params, cash, size, … (and the grid of a sweep).
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Once succeeded: for a backtest the same object as `qf backtest --json`, for a sweep
+    /// the same as `qf sweep --json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// Once failed: a problem object (tenant-code faults carry file, line and column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<serde_json::Value>,
+}
+
+impl RunView {
+    fn new(r: Run, with_result: bool) -> Self {
+        RunView {
+            id: r.id.to_string(),
+            kind: match r.kind {
+                RunKind::Backtest => "backtest".into(),
+                RunKind::Sweep => "sweep".into(),
+            },
+            status: r.status.as_str().into(),
+            dataset_id: r.dataset_id.to_string(),
+            strategy_id: r.strategy_id.to_string(),
+            strategy_version: r.strategy_version,
+            job_id: r.job_id.to_string(),
+            request: r.request,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            result: if with_result { r.result } else { None },
+            error: r.error,
+        }
+    }
+}
+
+/// The fields of a submission that name what to run; the rest is the request proper.
+struct Target {
+    dataset_id: DatasetId,
+    strategy_id: StrategyId,
+    strategy_version: Option<i64>,
+    priority: i32,
+}
+
+fn take_target(body: &mut serde_json::Map<String, serde_json::Value>) -> Result<Target, Problem> {
+    fn text(
+        body: &mut serde_json::Map<String, serde_json::Value>,
+        field: &str,
+    ) -> Result<String, Problem> {
+        match body.remove(field) {
+            Some(serde_json::Value::String(s)) => Ok(s),
+            Some(other) => Err(Problem::validation(
+                field,
+                format!("{field} must be a string id, not {other}"),
+            )),
+            None => Err(Problem::validation(field, format!("{field} is required"))),
+        }
+    }
+    fn int(
+        body: &mut serde_json::Map<String, serde_json::Value>,
+        field: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, Problem> {
+        match body.remove(field) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .filter(|n| range.contains(n))
+                .map(Some)
+                .ok_or_else(|| {
+                    Problem::validation(
+                        field,
+                        format!(
+                            "{field} must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )
+                }),
+        }
+    }
+    let not_found = |what: &str| Problem::not_found(format!("no such {what} in this tenant"));
+    let dataset_id = DatasetId::parse(&text(body, "dataset_id")?).ok_or_else(|| not_found("dataset"))?;
+    let strategy_id =
+        StrategyId::parse(&text(body, "strategy_id")?).ok_or_else(|| not_found("strategy"))?;
+    let strategy_version = int(body, "strategy_version", 1..=i64::MAX)?;
+    let priority = int(body, "priority", -100..=100)?.unwrap_or(0);
+    Ok(Target {
+        dataset_id,
+        strategy_id,
+        strategy_version,
+        priority: i32::try_from(priority).unwrap_or(0),
+    })
+}
+
+/// Parses, checks and queues a run.
+async fn submit(
+    app: AppState,
+    p: Principal,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    kind: RunKind,
+) -> Result<Response, Problem> {
+    p.require(Scope::Run)?;
+    let scope = match kind {
+        RunKind::Backtest => "POST /v1/backtests",
+        RunKind::Sweep => "POST /v1/sweeps",
+    };
+    let mut value: serde_json::Value = crate::problem::parse_json_body(&headers, &body)?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| Problem::invalid_body("the body must be a JSON object"))?;
+    let target = take_target(obj)?;
+    let idem = match idempotency::begin(&app, &p, &headers, scope, idempotency::digest(&[&body])).await? {
+        Ok(i) => i,
+        Err(replay) => return Ok(replay),
+    };
+    let request = serde_json::Value::Object(obj.clone());
+
+    // Both must exist in the caller's tenant (404 otherwise, like any other object).
+    app.store.dataset(&p.tenant, &target.dataset_id).await?;
+    let strategy = app.store.strategy(&p.tenant, &target.strategy_id).await?;
+    let version = app
+        .store
+        .strategy_version(&p.tenant, &target.strategy_id, target.strategy_version)
+        .await?;
+    let (name, skind, source, req) = (strategy.name.clone(), strategy.kind.clone(), version.source.clone(), request.clone());
+    tokio::task::spawn_blocking(move || -> Result<(), Problem> {
+        let (code, _) = compile_strategy(&skind, &name, &source).map_err(Problem::from)?;
+        match kind {
+            RunKind::Backtest => {
+                let r: BacktestRequest = serde_json::from_value(req)
+                    .map_err(|e| Problem::invalid_body(format!("invalid backtest request: {e}")))?;
+                check_backtest(&code, &r).map_err(Problem::from)
+            }
+            RunKind::Sweep => {
+                let r: SweepRequest = serde_json::from_value(req)
+                    .map_err(|e| Problem::invalid_body(format!("invalid sweep request: {e}")))?;
+                check_sweep(&code, &r).map_err(Problem::from)
+            }
+        }
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))??;
+
+    let (run, _job) = app
+        .store
+        .submit_run(
+            &p.tenant,
+            &NewRun {
+                kind,
+                dataset_id: target.dataset_id,
+                strategy_id: target.strategy_id,
+                strategy_version: version.version,
+                request,
+                priority: target.priority,
+                max_attempts: i32::try_from(app.config.jobs.max_attempts).unwrap_or(3),
+            },
+        )
+        .await?;
+    app.job_queued.notify_waiters();
+    app.metrics.job_submitted();
+    let out = RunView::new(run, false);
+    idempotency::remember(&app, &p, idem, StatusCode::ACCEPTED, &out).await?;
+    let location = format!("/v1/{}s/{}", out.kind, out.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(out)).into_response())
+}
+
+/// Queues a backtest. Body: `dataset_id`, `strategy_id`, optional `strategy_version` and
+/// `priority` (-100 to 100), and the settings of `qf backtest`: `params`, `cash`, `size`,
+/// `percent`, fees, slippage, leverage, `fill_at_close`.
+#[utoipa::path(post, path = "/v1/backtests", tag = "backtests",
+    request_body(content = Object, description = "{dataset_id, strategy_id, params, cash, size, …}"),
+    responses((status = 202, body = RunView), (status = 404), (status = 422)))]
+pub async fn submit_backtest(
+    State(app): State<AppState>,
+    p: Principal,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    submit(app, p, headers, body, RunKind::Backtest).await
+}
+
+/// Queues a sweep: like a backtest, with `grid` (parameter name → list of values) and
+/// optionally `sort` (the ranking metric) instead of fixed `params`.
+#[utoipa::path(post, path = "/v1/sweeps", tag = "sweeps",
+    request_body(content = Object, description = "{dataset_id, strategy_id, grid, sort, cash, size, …}"),
+    responses((status = 202, body = RunView), (status = 404), (status = 422)))]
+pub async fn submit_sweep(
+    State(app): State<AppState>,
+    p: Principal,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    submit(app, p, headers, body, RunKind::Sweep).await
+}
+
+fn run_id(id: &str) -> Result<RunId, Problem> {
+    RunId::parse(id).ok_or_else(|| Problem::not_found("no such run in this tenant"))
+}
+
+/// Loads a run of the given kind (a sweep's id under /backtests is "not found").
+async fn load(app: &AppState, p: &Principal, id: &str, kind: RunKind) -> Result<Run, Problem> {
+    p.require(Scope::Read)?;
+    let r = app.store.run(&p.tenant, &run_id(id)?).await?;
+    if r.kind != kind {
+        return Err(Problem::not_found("no such run in this tenant"));
+    }
+    Ok(r)
+}
+
+async fn list(app: AppState, p: Principal, q: ListQuery, kind: RunKind, name: &str) -> Result<Json<Listed<RunView>>, Problem> {
+    p.require(Scope::Read)?;
+    let page = q.page(name)?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            Problem::validation(
+                "status",
+                format!("status must be queued, running, succeeded, failed or cancelled, not {s:?}"),
+            )
+        })?),
+    };
+    // An id that cannot exist matches nothing.
+    let empty = || Json(Listed { items: Vec::new(), next_cursor: None });
+    let strategy_id = match q.strategy_id.as_deref() {
+        None => None,
+        Some(s) => match StrategyId::parse(s) {
+            Some(id) => Some(id),
+            None => return Ok(empty()),
+        },
+    };
+    let dataset_id = match q.dataset_id.as_deref() {
+        None => None,
+        Some(s) => match DatasetId::parse(s) {
+            Some(id) => Some(id),
+            None => return Ok(empty()),
+        },
+    };
+    let filter = RunFilter {
+        kind,
+        status,
+        strategy_id,
+        dataset_id,
+    };
+    let l = app.store.runs(&p.tenant, &filter, &page).await?;
+    Ok(Json(q.listed(name, l, |r| RunView::new(r, false))))
+}
+
+/// Lists backtests, newest first; filters: `status`, `strategy_id`, `dataset_id`.
+#[utoipa::path(get, path = "/v1/backtests", tag = "backtests", params(ListQuery),
+    responses((status = 200, body = inline(Listed<RunView>))))]
+pub async fn list_backtests(State(app): State<AppState>, p: Principal, Query(q): Query<ListQuery>) -> Result<Json<Listed<RunView>>, Problem> {
+    list(app, p, q, RunKind::Backtest, "backtests").await
+}
+
+/// Lists sweeps, newest first; filters: `status`, `strategy_id`, `dataset_id`.
+#[utoipa::path(get, path = "/v1/sweeps", tag = "sweeps", params(ListQuery),
+    responses((status = 200, body = inline(Listed<RunView>))))]
+pub async fn list_sweeps(State(app): State<AppState>, p: Principal, Query(q): Query<ListQuery>) -> Result<Json<Listed<RunView>>, Problem> {
+    list(app, p, q, RunKind::Sweep, "sweeps").await
+}
+
+/// One backtest; `result` holds the `qf backtest --json` object once it succeeded.
+#[utoipa::path(get, path = "/v1/backtests/{id}", tag = "backtests", params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404)))]
+pub async fn get_backtest(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
+    Ok(Json(RunView::new(load(&app, &p, &id, RunKind::Backtest).await?, true)))
+}
+
+/// One sweep; `result` holds the `qf sweep --json` object once it succeeded.
+#[utoipa::path(get, path = "/v1/sweeps/{id}", tag = "sweeps", params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404)))]
+pub async fn get_sweep(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
+    Ok(Json(RunView::new(load(&app, &p, &id, RunKind::Sweep).await?, true)))
+}
+
+async fn cancel(app: AppState, p: Principal, id: String, kind: RunKind) -> Result<Json<RunView>, Problem> {
+    load(&app, &p, &id, kind).await?;
+    p.require(Scope::Run)?;
+    let r = app.store.cancel_run(&p.tenant, &run_id(&id)?).await?;
+    Ok(Json(RunView::new(r, false)))
+}
+
+/// Cancels a queued or running backtest (a running one stops at its next heartbeat).
+#[utoipa::path(post, path = "/v1/backtests/{id}/cancel", tag = "backtests", params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404), (status = 409, description = "already finished")))]
+pub async fn cancel_backtest(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
+    cancel(app, p, id, RunKind::Backtest).await
+}
+
+/// Cancels a queued or running sweep.
+#[utoipa::path(post, path = "/v1/sweeps/{id}/cancel", tag = "sweeps", params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404), (status = 409, description = "already finished")))]
+pub async fn cancel_sweep(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
+    cancel(app, p, id, RunKind::Sweep).await
+}
+
+async fn artifact(app: AppState, p: Principal, id: String, kind: RunKind, name: &str, content_type: &'static str) -> Result<Response, Problem> {
+    let r = load(&app, &p, &id, kind).await?;
+    if r.status != Status::Succeeded {
+        return Err(Problem::not_found(format!(
+            "the run is {}; its artifacts exist once it has succeeded",
+            r.status.as_str()
+        )));
+    }
+    let bytes = catalog::get_artifact(&app.objects, p.tenant.as_str(), r.id.as_str(), name)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    artifact_response(bytes, content_type)
+}
+
+/// The backtest's self-contained HTML report.
+#[utoipa::path(get, path = "/v1/backtests/{id}/report", tag = "backtests", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/html"), (status = 404)))]
+pub async fn report(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
+    artifact(app, p, id, RunKind::Backtest, "report.html", "text/html; charset=utf-8").await
+}
+
+/// The backtest's closed trades as CSV (as `qf backtest --trades`).
+#[utoipa::path(get, path = "/v1/backtests/{id}/trades", tag = "backtests", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+pub async fn trades(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
+    artifact(app, p, id, RunKind::Backtest, "trades.csv", "text/csv; charset=utf-8").await
+}
+
+/// The backtest's equity curve as CSV (as `qf backtest --equity`).
+#[utoipa::path(get, path = "/v1/backtests/{id}/equity", tag = "backtests", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+pub async fn equity(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
+    artifact(app, p, id, RunKind::Backtest, "equity.csv", "text/csv; charset=utf-8").await
+}
+
+/// The sweep's ranked table as CSV.
+#[utoipa::path(get, path = "/v1/sweeps/{id}/table", tag = "sweeps", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+pub async fn sweep_table(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
+    artifact(app, p, id, RunKind::Sweep, "sweep.csv", "text/csv; charset=utf-8").await
+}

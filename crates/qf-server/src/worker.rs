@@ -1,0 +1,215 @@
+//! Job workers: claim a job with a lease, keep the lease alive with heartbeats while the
+//! engine runs, write the artifacts, then complete, fail (with retry and backoff) or
+//! acknowledge a cancel. `qf serve` runs some in-process; `qf worker` runs them alone, and
+//! any number of those may share one database and object store.
+//!
+//! Crash safety comes from the lease: a worker killed mid-job stops heartbeating, its lease
+//! expires, and the next claim hands the job to another worker. Artifacts are written under
+//! the run's id before the completion, and the engine is deterministic, so a job run twice
+//! writes the same bytes; `complete` records the result only once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tracing::Instrument as _;
+use tokio::task::JoinHandle;
+
+use qf_store::{ClaimOptions, Heartbeat, Job, RunKind};
+
+use crate::app::AppState;
+use crate::catalog;
+use crate::execute::{self, BacktestRequest, ExecError, SweepRequest};
+
+/// Starts `n` workers; they stop claiming when `shutdown` turns true, finishing the job in
+/// hand first.
+pub fn spawn(app: &AppState, n: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    (0..n)
+        .map(|i| {
+            let app = app.clone();
+            let name = format!("{host}:{}:{i}", std::process::id());
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { run(app, name, shutdown).await })
+        })
+        .collect()
+}
+
+async fn run(app: AppState, name: String, mut shutdown: watch::Receiver<bool>) {
+    let jobs = &app.config.jobs;
+    let poll = Duration::from_millis(jobs.poll_ms);
+    tracing::info!(worker = %name, "worker started");
+    while !*shutdown.borrow() {
+        // Register interest before claiming, so a submission between an empty claim and
+        // the wait still wakes us.
+        let queued = app.job_queued.notified();
+        let claimed = app
+            .store
+            .claim(&ClaimOptions {
+                worker: &name,
+                lease: Duration::from_secs(jobs.lease_secs),
+                tenant_limit: i64::try_from(jobs.tenant_concurrency).unwrap_or(i64::MAX),
+            })
+            .await;
+        match claimed {
+            Ok(Some(job)) => {
+                let span = tracing::info_span!("job", job_id = %job.id, tenant = %job.tenant_id, kind = %job.kind, attempt = job.attempts);
+                process(&app, &name, job).instrument(span).await
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = queued => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(worker = %name, error = %e, "cannot claim a job");
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+    tracing::info!(worker = %name, "worker stopped");
+}
+
+/// Runs one claimed job to its end.
+async fn process(app: &AppState, worker: &str, job: Job) {
+    let started = Instant::now();
+    tracing::info!(wait_ms = (qf_store::now_ns() - job.created_at) as f64 / 1e6, "job started");
+    app.metrics.job_started();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let lost = Arc::new(AtomicBool::new(false));
+    let beat = heartbeat(app, worker, &job, cancel.clone(), lost.clone());
+    let outcome = execute(app, &job, cancel.clone()).await;
+    beat.abort();
+    let store = &app.store;
+    if lost.load(Ordering::Relaxed) {
+        tracing::warn!("lease lost; another worker owns the job now");
+        return;
+    }
+    let result = match outcome {
+        Ok(result) => store
+            .complete(&job.id, worker, result)
+            .await
+            .map(|done| if done { "succeeded" } else { "lost" }),
+        Err(ExecError::Cancelled) => store
+            .mark_cancelled(&job.id, worker)
+            .await
+            .map(|_| "cancelled"),
+        Err(e) => {
+            let retryable = e.retryable();
+            let backoff = Duration::from_millis(app.config.jobs.backoff_base_ms);
+            tracing::warn!(error = %e, retryable, "job failed");
+            store
+                .fail(&job.id, worker, e.problem(), retryable, backoff)
+                .await
+                .map(|s| s.as_str())
+        }
+    };
+    match result {
+        Ok(outcome) => {
+            let secs = started.elapsed().as_secs_f64();
+            app.metrics.job_finished(&job.kind, outcome, secs);
+            tracing::info!(outcome, duration_ms = secs * 1e3, "job finished");
+        }
+        Err(e) => tracing::error!(error = %e, "cannot record the job's outcome; its lease will expire and it will run again"),
+    }
+}
+
+/// Renews the lease every `heartbeat_secs`; flags a cancel request or a lost lease.
+fn heartbeat(
+    app: &AppState,
+    worker: &str,
+    job: &Job,
+    cancel: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    let (store, id, worker) = (app.store.clone(), job.id.clone(), worker.to_string());
+    let every = Duration::from_secs(app.config.jobs.heartbeat_secs.max(1));
+    let lease = Duration::from_secs(app.config.jobs.lease_secs);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match store.heartbeat(&id, &worker, lease).await {
+                Ok(Heartbeat::Continue) => {}
+                Ok(Heartbeat::Cancel) => cancel.store(true, Ordering::Relaxed),
+                Ok(Heartbeat::Lost) => {
+                    lost.store(true, Ordering::Relaxed);
+                    cancel.store(true, Ordering::Relaxed);
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+            }
+        }
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> ExecError {
+    ExecError::Internal(e.to_string())
+}
+
+/// Loads what the job names, runs it and stores the artifacts; returns the result object.
+async fn execute(app: &AppState, job: &Job, cancel: Arc<AtomicBool>) -> Result<serde_json::Value, ExecError> {
+    let t = &job.tenant_id;
+    let run_id = job
+        .run_id
+        .clone()
+        .ok_or_else(|| internal("the job names no run"))?;
+    let run = app.store.run(t, &run_id).await.map_err(internal)?;
+    let dataset = app.store.dataset(t, &run.dataset_id).await.map_err(internal)?;
+    let strategy = app.store.strategy(t, &run.strategy_id).await.map_err(internal)?;
+    let version = app
+        .store
+        .strategy_version(t, &run.strategy_id, Some(run.strategy_version))
+        .await
+        .map_err(internal)?;
+    let (series, data) = catalog::load(&app.objects, t.as_str(), dataset.id.as_str(), &dataset.symbols)
+        .await
+        .map_err(internal)?;
+    let pool = app.sandbox.clone();
+    let request = run.request.clone();
+    let artifacts: Vec<(&'static str, Vec<u8>)>;
+    let result = match run.kind {
+        RunKind::Backtest => {
+            let out = tokio::task::spawn_blocking(move || {
+                let (code, _) = execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
+                    .map_err(|p| ExecError::Tenant { problem: p.to_json() })?;
+                let req: BacktestRequest = serde_json::from_value(request)
+                    .map_err(|e| ExecError::Invalid(e.to_string()))?;
+                execute::run_backtest(&code, &req, series, data, &pool, &cancel)
+            })
+            .await
+            .map_err(internal)??;
+            artifacts = vec![
+                ("result.json", serde_json::to_vec(&out.result).map_err(internal)?),
+                ("trades.csv", out.trades_csv),
+                ("equity.csv", out.equity_csv),
+                ("report.html", out.report_html.into_bytes()),
+            ];
+            out.result
+        }
+        RunKind::Sweep => {
+            let out = tokio::task::spawn_blocking(move || {
+                let (code, _) = execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
+                    .map_err(|p| ExecError::Tenant { problem: p.to_json() })?;
+                let req: SweepRequest = serde_json::from_value(request)
+                    .map_err(|e| ExecError::Invalid(e.to_string()))?;
+                execute::run_sweep(&code, &req, series, data, &pool, &cancel)
+            })
+            .await
+            .map_err(internal)??;
+            artifacts = vec![
+                ("result.json", serde_json::to_vec(&out.result).map_err(internal)?),
+                ("sweep.csv", out.table_csv),
+            ];
+            out.result
+        }
+    };
+    for (name, bytes) in artifacts {
+        catalog::put_artifact(&app.objects, t.as_str(), run_id.as_str(), name, bytes)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(result)
+}

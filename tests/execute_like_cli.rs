@@ -21,7 +21,11 @@ mod common;
 use common::walk_csv;
 
 fn pool() -> Pool {
-    Pool::new(env!("CARGO_BIN_EXE_qf"), vec!["sandbox-worker".into()], Limits::default())
+    Pool::new(
+        env!("CARGO_BIN_EXE_qf"),
+        vec!["sandbox-worker".into()],
+        Limits::default(),
+    )
 }
 
 /// Runs `qf` in `dir`, so files are named as the catalog names them (`bars.csv`).
@@ -31,8 +35,18 @@ fn qf_in(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("qf runs");
-    assert!(out.status.success(), "qf {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "qf {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// `v` as printed and read back: serde_json reads floats to within an ulp, so values are
+/// compared after the same trip through text as the command line's output takes.
+fn reread(v: &Value) -> Value {
+    serde_json::from_str(&v.to_string()).expect("JSON")
 }
 
 fn without_timing(mut v: Value) -> Value {
@@ -54,7 +68,9 @@ impl Case {
         let dir = TempDir::new().unwrap();
         std::fs::write(dir.path().join("bars.csv"), walk_csv(6_000, 11, None)).unwrap();
         for f in ["python/sma_cross.py", "rules/sma_cross.toml"] {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(f);
+            let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(f);
             std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
         }
         Case { dir }
@@ -91,37 +107,94 @@ fn backtests_match_the_command_line_byte_for_byte() {
             "builtin",
             "sma_cross",
             r#"{"params": {"fast": 10, "slow": 40}, "cash": "50000", "size": 3, "fee_bps": "1.5", "fee_min": 0.5, "slippage_bps": 2}"#,
-            &["--param", "fast=10", "--param", "slow=40", "--cash", "50000", "--size", "3", "--fee-bps", "1.5", "--fee-min", "0.5", "--slippage-bps", "2"],
+            &[
+                "--param",
+                "fast=10",
+                "--param",
+                "slow=40",
+                "--cash",
+                "50000",
+                "--size",
+                "3",
+                "--fee-bps",
+                "1.5",
+                "--fee-min",
+                "0.5",
+                "--slippage-bps",
+                "2",
+            ],
         ),
         (
             "python",
             "sma_cross.py",
             r#"{"params": {"fast": 12, "slow": 50}, "percent": 50, "leverage": 2}"#,
-            &["--param", "fast=12", "--param", "slow=50", "--percent", "50", "--leverage", "2"],
+            &[
+                "--param",
+                "fast=12",
+                "--param",
+                "slow=50",
+                "--percent",
+                "50",
+                "--leverage",
+                "2",
+            ],
         ),
         (
             "rules",
             "sma_cross.toml",
             r#"{"percent": 90, "fill_at_close": true, "slippage_ticks": 1}"#,
-            &["--percent", "90", "--fill-at-close", "--slippage-ticks", "1"],
+            &[
+                "--percent",
+                "90",
+                "--fill-at-close",
+                "--slippage-ticks",
+                "1",
+            ],
         ),
     ];
     for (kind, file, request, flags) in cases {
         let req: BacktestRequest = serde_json::from_str(request).unwrap();
         let (series, data) = case.data();
-        let got = execute::run_backtest(&case.code(kind, file), &req, series, data, &pool, &AtomicBool::new(false))
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let got = execute::run_backtest(
+            &case.code(kind, file),
+            &req,
+            series,
+            data,
+            &pool,
+            &AtomicBool::new(false),
+        )
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
 
-        let mut args = vec!["backtest", "--data", "bars.csv", "--strategy", file, "--json"];
-        args.extend(["--trades", "t.csv", "--equity", "e.csv", "--report", "r.html"]);
+        let mut args = vec![
+            "backtest",
+            "--data",
+            "bars.csv",
+            "--strategy",
+            file,
+            "--json",
+        ];
+        args.extend([
+            "--trades", "t.csv", "--equity", "e.csv", "--report", "r.html",
+        ]);
         args.extend(flags);
         let want: Value = serde_json::from_str(qf_in(case.dir.path(), &args).trim()).unwrap();
-        assert!(want["trades"].as_u64().unwrap() > 5, "{kind}: the run trades: {want}");
-        assert_eq!(without_timing(got.result.clone()), without_timing(want), "{kind}");
+        assert!(
+            want["trades"].as_u64().unwrap() > 5,
+            "{kind}: the run trades: {want}"
+        );
+        assert_eq!(
+            without_timing(reread(&got.result)),
+            without_timing(want),
+            "{kind}"
+        );
         assert_eq!(got.result.get("sandbox").is_some(), kind != "builtin");
         assert_eq!(got.trades_csv, case.read("t.csv"), "{kind} trades");
         assert_eq!(got.equity_csv, case.read("e.csv"), "{kind} equity");
-        assert_eq!(got.report_html.as_bytes(), case.read("r.html"), "{kind} report");
+        assert_eq!(
+            got.report_html.as_bytes(),
+            case.read("r.html"),
+            "{kind} report"
+        );
     }
 }
 
@@ -136,18 +209,46 @@ fn sweeps_match_the_command_line() {
         }))
         .unwrap();
         let (series, data) = case.data();
-        let got = execute::run_sweep(&case.code(kind, file), &req, series, data, &pool, &AtomicBool::new(false))
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let got = execute::run_sweep(
+            &case.code(kind, file),
+            &req,
+            series,
+            data,
+            &pool,
+            &AtomicBool::new(false),
+        )
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
         let out = qf_in(
             case.dir.path(),
-            &["sweep", "--data", "bars.csv", "--strategy", file, "--grid", "fast=5,10", "--grid", "slow=30,60",
-              "--sort", "total_return", "--top", "3", "--jobs", "1", "--cash", "20000", "--size", "2",
-              "--json", "--csv", "s.csv"],
+            &[
+                "sweep",
+                "--data",
+                "bars.csv",
+                "--strategy",
+                file,
+                "--grid",
+                "fast=5,10",
+                "--grid",
+                "slow=30,60",
+                "--sort",
+                "total_return",
+                "--top",
+                "3",
+                "--jobs",
+                "1",
+                "--cash",
+                "20000",
+                "--size",
+                "2",
+                "--json",
+                "--csv",
+                "s.csv",
+            ],
         );
         let mut want = without_timing(serde_json::from_str(out.trim()).unwrap());
         // The command line names the strategy as given (a file); a job by its name.
         want["strategy"] = json!("sma_cross");
-        assert_eq!(without_timing(got.result), want, "{kind}");
+        assert_eq!(without_timing(reread(&got.result)), want, "{kind}");
         assert_eq!(got.table_csv, case.read("s.csv"), "{kind}");
     }
 }
@@ -157,13 +258,28 @@ fn tenant_faults_are_located_and_not_retried() {
     let case = Case::new();
     let boom = std::fs::read_to_string(case.dir.path().join("sma_cross.py"))
         .unwrap()
-        .replace("    if prev_fast_ma is None", "    x = 1 / 0\n    if prev_fast_ma is None");
+        .replace(
+            "    if prev_fast_ma is None",
+            "    x = 1 / 0\n    if prev_fast_ma is None",
+        );
     let (code, _) = compile_strategy("python", "boom", &boom).unwrap();
     let (series, data) = case.data();
-    let e = execute::run_backtest(&code, &BacktestRequest::default(), series, data, &pool(), &AtomicBool::new(false))
-        .unwrap_err();
-    let ExecError::Tenant { problem } = &e else { panic!("{e:?}") };
-    assert_eq!(problem["type"], "https://quantforge.dev/problems/strategy-failed");
+    let e = execute::run_backtest(
+        &code,
+        &BacktestRequest::default(),
+        series,
+        data,
+        &pool(),
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    let ExecError::Tenant { problem } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        problem["type"],
+        "https://quantforge.dev/problems/strategy-failed"
+    );
     assert_eq!(problem["kind"], "exception");
     assert_eq!(problem["file"], "boom.py");
     assert_eq!(problem["line"], 23);
@@ -178,19 +294,34 @@ fn tenant_faults_are_located_and_not_retried() {
 fn impossible_requests_and_cancelled_runs_stop_before_any_work() {
     let case = Case::new();
     let pool = pool();
-    for (kind, file) in [("builtin", "sma_cross"), ("python", "sma_cross.py"), ("rules", "sma_cross.toml")] {
+    for (kind, file) in [
+        ("builtin", "sma_cross"),
+        ("python", "sma_cross.py"),
+        ("rules", "sma_cross.toml"),
+    ] {
         let code = case.code(kind, file);
         let (series, data) = case.data();
-        let req: BacktestRequest = serde_json::from_str(r#"{"params": {"fast": 30, "slow": 10}}"#).unwrap();
+        let req: BacktestRequest =
+            serde_json::from_str(r#"{"params": {"fast": 30, "slow": 10}}"#).unwrap();
         match execute::run_backtest(&code, &req, series, data, &pool, &AtomicBool::new(false)) {
             // Python declares no `requires`: its own code decides; the others refuse.
             Ok(_) => assert_eq!(kind, "python"),
-            Err(e) => assert!(matches!(e, ExecError::Invalid(_)) && !e.retryable(), "{kind}: {e:?}"),
+            Err(e) => assert!(
+                matches!(e, ExecError::Invalid(_)) && !e.retryable(),
+                "{kind}: {e:?}"
+            ),
         }
         let (series, data) = case.data();
         let cancelled = AtomicBool::new(true);
-        let e = execute::run_backtest(&code, &BacktestRequest::default(), series, data, &pool, &cancelled)
-            .unwrap_err();
+        let e = execute::run_backtest(
+            &code,
+            &BacktestRequest::default(),
+            series,
+            data,
+            &pool,
+            &cancelled,
+        )
+        .unwrap_err();
         assert!(matches!(e, ExecError::Cancelled), "{kind}: {e:?}");
         let (series, data) = case.data();
         let req: SweepRequest = serde_json::from_str(r#"{"grid": {"fast": [5, 10]}}"#).unwrap();

@@ -200,8 +200,8 @@ impl EngineArgs {
 /// A built-in by name, or a strategy file by path (`.py`, `.toml`, `.yaml`, `.yml`).
 pub fn load_strategy(name: &str) -> anyhow::Result<StrategyCode> {
     if is_strategy_file(name) {
-        let t = TenantStrategy::load(std::path::Path::new(name))
-            .map_err(|d| anyhow::anyhow!("{d}"))?;
+        let t =
+            TenantStrategy::load(std::path::Path::new(name)).map_err(|d| anyhow::anyhow!("{d}"))?;
         return Ok(StrategyCode::Tenant {
             file: name.to_string(),
             strategy: Arc::new(t),

@@ -140,7 +140,9 @@ pub enum KeyCommand {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// `qf serve`.
@@ -231,7 +233,12 @@ fn print(json: bool, value: &impl serde::Serialize, human: String) -> anyhow::Re
 pub fn admin(c: AdminCommand) -> anyhow::Result<()> {
     let rt = runtime()?;
     match c {
-        AdminCommand::Tenant(TenantCommand::Create { name, owner_email, json, config }) => {
+        AdminCommand::Tenant(TenantCommand::Create {
+            name,
+            owner_email,
+            json,
+            config,
+        }) => {
             let c = config.load()?;
             rt.block_on(async {
                 let store = qf_server::serve::open_store(&c).await?;
@@ -251,7 +258,14 @@ pub fn admin(c: AdminCommand) -> anyhow::Result<()> {
                 print(json, &t, human)
             })
         }
-        AdminCommand::User(UserCommand::Create { email, name, tenant, role, json, config }) => {
+        AdminCommand::User(UserCommand::Create {
+            email,
+            name,
+            tenant,
+            role,
+            json,
+            config,
+        }) => {
             let c = config.load()?;
             rt.block_on(async {
                 let store = qf_server::serve::open_store(&c).await?;
@@ -269,11 +283,20 @@ pub fn admin(c: AdminCommand) -> anyhow::Result<()> {
                 print(json, &u, human)
             })
         }
-        AdminCommand::Key(KeyCommand::Create { tenant, name, role, expires_in_days, json, config }) => {
+        AdminCommand::Key(KeyCommand::Create {
+            tenant,
+            name,
+            role,
+            expires_in_days,
+            json,
+            config,
+        }) => {
             let c = config.load()?;
             rt.block_on(async {
                 let store = qf_server::serve::open_store(&c).await?;
-                let k = qf_server::admin::create_key(&store, &tenant, &name, &role, expires_in_days).await?;
+                let k =
+                    qf_server::admin::create_key(&store, &tenant, &name, &role, expires_in_days)
+                        .await?;
                 let human = format!("API key {} (shown once): {}", k.key_id, k.api_key);
                 print(json, &k, human)
             })

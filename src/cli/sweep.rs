@@ -35,13 +35,13 @@ pub struct SweepArgs {
     #[arg(long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
     /// Metric to rank by.
-    #[arg(long, default_value = "sharpe", value_name = "METRIC")]
+    #[arg(long, default_value = execute::DEFAULT_SORT, value_name = "METRIC")]
     sort: String,
     /// Rank ascending (default: descending, except for drawdown and volatility).
     #[arg(long)]
     ascending: bool,
     /// How many rows to print.
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    #[arg(long, default_value_t = execute::DEFAULT_TOP, value_name = "N")]
     top: usize,
     /// Write every combination, ranked, to this CSV file.
     #[arg(long, value_name = "FILE")]

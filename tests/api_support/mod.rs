@@ -414,12 +414,25 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(5));
+        // A failing test shows what the process said (the temporary directory goes away).
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let lines: Vec<&str> = logs.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(120)..];
+            eprintln!("last lines of {}'s logs:\n{}", self.name, tail.join("\n"));
+        }
     }
 }
 
+/// The HTTP client: statuses are answers, not errors; one connection per request. (hyper
+/// closes a connection whose request body it did not read, e.g. after an early 401, without
+/// saying `Connection: close`, as HTTP allows; ureq would reuse it from its pool and fail
+/// the next request with "Peer disconnected".)
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into()
@@ -520,10 +533,19 @@ impl Req<'_> {
         self.body("application/json", v.to_string().into_bytes())
     }
 
-    /// A body of any type.
+    /// A body of any type. Past 16 KiB it goes with `Expect: 100-continue`, as curl sends
+    /// large bodies: a server that refuses the request before reading the body (a 403 on an
+    /// upload) then answers before the body is sent, instead of closing the connection under
+    /// a client still sending, which ureq reports as a disconnection instead of the answer.
     pub fn body(mut self, content_type: &str, bytes: Vec<u8>) -> Self {
+        let large = bytes.len() > 16 * 1024;
         self.body = Some(bytes);
-        self.header("Content-Type", content_type)
+        let req = self.header("Content-Type", content_type);
+        if large {
+            req.header("Expect", "100-continue")
+        } else {
+            req
+        }
     }
 
     /// A `multipart/form-data` body: `(name, file name, content)` per field.
@@ -759,11 +781,4 @@ pub fn router_routes() -> Vec<(String, String)> {
         out.len()
     );
     out
-}
-
-/// The paths the router serves.
-pub fn router_paths() -> Vec<String> {
-    let mut paths: Vec<String> = router_routes().into_iter().map(|(_, p)| p).collect();
-    paths.dedup();
-    paths
 }

@@ -41,7 +41,8 @@ mod timestamp_column;
 pub use error::{DataError, Location};
 pub use file_format::FileFormat;
 pub use load::{
-    LoadOptions, LoadedData, SourceInfo, load_bars, load_bars_as, load_parquet_bytes, parquet_bytes, write_bars,
+    LoadOptions, LoadedData, SourceInfo, load_bars, load_bars_as, load_parquet_bytes,
+    parquet_bytes, write_bars,
 };
 pub use quality::{
     Example, FailedRows, Gap, Gaps, OutlierReturn, Outliers, Problem, QualityReport, SymbolReport,

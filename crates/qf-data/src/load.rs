@@ -166,10 +166,7 @@ fn load_with(
             )));
         }
     }
-    let default_symbol = opts
-        .symbol
-        .clone()
-        .unwrap_or_else(|| stem(Path::new(name)));
+    let default_symbol = opts.symbol.clone().unwrap_or_else(|| stem(Path::new(name)));
     let mut builder = SeriesBuilder::new(OrderRules {
         sort: opts.sort,
         dedupe: opts.dedupe,

@@ -27,10 +27,10 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, GenericStringArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::file::reader::ChunkReader;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::file::reader::ChunkReader;
 use qf_core::{Bar, MAX_PRECISION, PRICE_SCALE, Price, Timestamp, TimestampUnit};
 
 use crate::DataError;

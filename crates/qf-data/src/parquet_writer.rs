@@ -81,8 +81,8 @@ pub(crate) fn write_parquet_to<W: Write + Send>(
         )]))
         .build();
     let schema = schema();
-    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(properties))
-        .map_err(|e| failed(&e))?;
+    let mut writer =
+        ArrowWriter::try_new(out, schema.clone(), Some(properties)).map_err(|e| failed(&e))?;
     for s in series {
         for chunk in s.bars.chunks(BATCH_ROWS) {
             let prices = |f: fn(&qf_core::Bar) -> f64| -> ArrayRef {

@@ -325,8 +325,8 @@ fn parquet_in_memory_matches_the_file_and_reads_back_the_same_bars() {
     let file = dir.path().join("same.parquet");
     write_bars(&file, &series).unwrap();
     assert_eq!(bytes, std::fs::read(&file).unwrap(), "one writer for both");
-    let back = qf_data::load_parquet_bytes(bytes.into(), "mem.parquet", &LoadOptions::default())
-        .unwrap();
+    let back =
+        qf_data::load_parquet_bytes(bytes.into(), "mem.parquet", &LoadOptions::default()).unwrap();
     assert_eq!(back.series, series);
     assert_eq!(back.format, FileFormat::Parquet);
 
@@ -358,7 +358,11 @@ fn a_file_under_a_temporary_name_is_read_and_reported_by_its_own_name() {
     assert_eq!(report.symbols[0].symbol, "MSFT");
     assert_eq!(report.failed_rows.count, 1);
 
-    std::fs::write(&tmp, "timestamp,open,high,low,close,volume\n1,10,11,9,10,5\n").unwrap();
+    std::fs::write(
+        &tmp,
+        "timestamp,open,high,low,close,volume\n1,10,11,9,10,5\n",
+    )
+    .unwrap();
     let ok = qf_data::load_bars_as(&tmp, "MSFT.csv", &LoadOptions::default()).unwrap();
     assert_eq!(ok.series[0].instrument.symbol, "MSFT");
     let e = qf_data::load_bars_as(&tmp, "MSFT.xlsx", &LoadOptions::default())

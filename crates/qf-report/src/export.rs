@@ -93,7 +93,9 @@ pub fn backtest_json(
 /// Writes every ranked row of a sweep as CSV: `rank`, each parameter (the names of the
 /// first row, in order), then every metric of [`Metrics::SORTABLE`] (empty when undefined).
 pub fn write_sweep_csv(w: &mut impl Write, ranked: &[SweepRow]) -> io::Result<()> {
-    let names: Vec<&String> = ranked.first().map_or(Vec::new(), |r| r.params.keys().collect());
+    let names: Vec<&String> = ranked
+        .first()
+        .map_or(Vec::new(), |r| r.params.keys().collect());
     let metrics = Metrics::SORTABLE;
     let header: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
     writeln!(w, "rank,{},{}", header.join(","), metrics.join(","))?;

@@ -22,11 +22,15 @@ pub struct NewTenant {
 }
 
 fn all_scopes(role: Role) -> Vec<String> {
-    Scope::of_role(role).iter().map(|s| s.as_str().to_string()).collect()
+    Scope::of_role(role)
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect()
 }
 
 fn parse_role(s: &str) -> anyhow::Result<Role> {
-    Role::parse(s).ok_or_else(|| anyhow::anyhow!("role must be owner, admin, developer or viewer, not {s:?}"))
+    Role::parse(s)
+        .ok_or_else(|| anyhow::anyhow!("role must be owner, admin, developer or viewer, not {s:?}"))
 }
 
 fn problem(p: Problem) -> anyhow::Error {
@@ -47,9 +51,17 @@ pub async fn create_tenant(
         store.add_member(&tenant.id, &user, Role::Owner).await?;
         owner_user_id = Some(user.to_string());
     }
-    let (view, secret) = issue_key(store, &tenant.id, "owner key (qf admin)", Role::Owner, &all_scopes(Role::Owner), None, None)
-        .await
-        .map_err(problem)?;
+    let (view, secret) = issue_key(
+        store,
+        &tenant.id,
+        "owner key (qf admin)",
+        Role::Owner,
+        &all_scopes(Role::Owner),
+        None,
+        None,
+    )
+    .await
+    .map_err(problem)?;
     Ok(NewTenant {
         tenant_id: tenant.id.to_string(),
         name: tenant.name,
@@ -60,7 +72,12 @@ pub async fn create_tenant(
 }
 
 /// Creates a person's account.
-pub async fn create_user(store: &Store, email: &str, name: &str, password: &str) -> anyhow::Result<qf_store::UserId> {
+pub async fn create_user(
+    store: &Store,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> anyhow::Result<qf_store::UserId> {
     let email = check_email(email).map_err(problem)?;
     check_password(password).map_err(problem)?;
     let hash = hash_password(password).map_err(problem)?;
@@ -105,7 +122,8 @@ pub async fn create_member(
 }
 
 async fn tenant_id(store: &Store, id: &str) -> anyhow::Result<TenantId> {
-    let t = TenantId::parse(id).ok_or_else(|| anyhow::anyhow!("{id:?} is not a tenant id (ten_…)"))?;
+    let t =
+        TenantId::parse(id).ok_or_else(|| anyhow::anyhow!("{id:?} is not a tenant id (ten_…)"))?;
     store
         .tenant(&t)
         .await
@@ -136,7 +154,8 @@ pub async fn create_key(
     let role = parse_role(role)?;
     let t = tenant_id(store, tenant).await?;
     let name = check_name("name", name).map_err(problem)?;
-    let expires_at = expires_in_days.map(|d| qf_store::now_ns() + i64::from(d) * 86_400 * 1_000_000_000);
+    let expires_at =
+        expires_in_days.map(|d| qf_store::now_ns() + i64::from(d) * 86_400 * 1_000_000_000);
     let (view, secret) = issue_key(store, &t, name, role, &all_scopes(role), None, expires_at)
         .await
         .map_err(problem)?;

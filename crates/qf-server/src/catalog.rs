@@ -89,7 +89,9 @@ const BARS: &str = "bars.parquet";
 fn id_part<'a>(what: &str, id: &'a str) -> Result<PathPart<'a>, CatalogError> {
     let plain = !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !plain {
         return Err(CatalogError::Invalid(format!(
             "{what} id {id:?} is not a plain token (letters, digits, _ and -)"
@@ -109,7 +111,9 @@ fn dataset_prefix(tenant: &str, dataset: &str) -> Result<Path, CatalogError> {
 }
 
 fn run_prefix(tenant: &str, run: &str) -> Result<Path, CatalogError> {
-    Ok(tenant_prefix(tenant)?.child("runs").child(id_part("run", run)?))
+    Ok(tenant_prefix(tenant)?
+        .child("runs")
+        .child(id_part("run", run)?))
 }
 
 /// `symbol=…` with the symbol percent-encoded. Our own allow-list encoder rather than
@@ -211,7 +215,15 @@ pub async fn ingest(
     upload: &FsPath,
     file_name: &str,
 ) -> Result<Ingested, CatalogError> {
-    ingest_with(store, tenant, dataset, upload, file_name, &IngestOptions::default()).await
+    ingest_with(
+        store,
+        tenant,
+        dataset,
+        upload,
+        file_name,
+        &IngestOptions::default(),
+    )
+    .await
 }
 
 /// Checks an uploaded file (already on disk at `upload`) and stores it as dataset
@@ -289,9 +301,9 @@ pub async fn load(
     if symbols.is_empty() {
         return Err(CatalogError::Invalid("no symbols to load".into()));
     }
-    let manifest = get(store, &prefix.child(MANIFEST))
-        .await?
-        .ok_or_else(|| CatalogError::NotFound(format!("dataset {dataset} is not in the catalog")))?;
+    let manifest = get(store, &prefix.child(MANIFEST)).await?.ok_or_else(|| {
+        CatalogError::NotFound(format!("dataset {dataset} is not in the catalog"))
+    })?;
     let manifest: Value = serde_json::from_slice(&manifest)
         .map_err(|e| CatalogError::Corrupt(format!("{dataset}/{MANIFEST}: {e}")))?;
     let size_precision = manifest["size_precision"]
@@ -302,24 +314,25 @@ pub async fn load(
         .iter()
         .map(|s| bars_path(&prefix, s))
         .collect::<Result<Vec<_>, _>>()?;
-    let objects = try_join_all(symbols.iter().zip(paths).map(|(s, path)| {
-        async move {
-            get(store, &path).await?.ok_or_else(|| {
-                CatalogError::NotFound(format!("dataset {dataset} has no symbol {s:?}"))
-            })
-        }
+    let objects = try_join_all(symbols.iter().zip(paths).map(|(s, path)| async move {
+        get(store, &path)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(format!("dataset {dataset} has no symbol {s:?}")))
     }))
     .await?;
 
     let (names, dataset_id) = (symbols.to_vec(), dataset.to_string());
-    let series = tokio::task::spawn_blocking(move || decode(&dataset_id, &names, objects, size_precision))
-        .await
-        .map_err(join_error)??;
+    let series =
+        tokio::task::spawn_blocking(move || decode(&dataset_id, &names, objects, size_precision))
+            .await
+            .map_err(join_error)??;
 
     let mut source = manifest["source"].clone();
-    let all = source["symbols"]
-        .as_array()
-        .is_some_and(|a| a.iter().map(Value::as_str).eq(symbols.iter().map(|s| Some(s.as_str()))));
+    let all = source["symbols"].as_array().is_some_and(|a| {
+        a.iter()
+            .map(Value::as_str)
+            .eq(symbols.iter().map(|s| Some(s.as_str())))
+    });
     if !all {
         // A subset (or another order) of the file: describe what was loaded.
         source["symbols"] = json!(symbols);
@@ -391,7 +404,9 @@ fn artifact_part(name: &str) -> Result<PathPart<'_>, CatalogError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !plain {
-        return Err(CatalogError::Invalid(format!("{name:?} is not an artifact name")));
+        return Err(CatalogError::Invalid(format!(
+            "{name:?} is not an artifact name"
+        )));
     }
     Ok(PathPart::from(name))
 }

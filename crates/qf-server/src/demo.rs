@@ -46,8 +46,17 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
             t.id
         }
     };
-    let first = Page { limit: 1, after: None, desc: true };
-    let dataset = match store.datasets(&tenant, Some("demo-bars"), &first).await?.items.pop() {
+    let first = Page {
+        limit: 1,
+        after: None,
+        desc: true,
+    };
+    let dataset = match store
+        .datasets(&tenant, Some("demo-bars"), &first)
+        .await?
+        .items
+        .pop()
+    {
         Some(d) => d.id,
         None => {
             let dir = app.config.data_dir.join("tmp");
@@ -57,7 +66,14 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
             qf_data::write_bars(&path, std::slice::from_ref(&bars))?;
             let id = DatasetId::new();
             let bytes = std::fs::metadata(&path)?.len();
-            let ingested = catalog::ingest(&app.objects, tenant.as_str(), id.as_str(), &path, "demo-bars.csv").await;
+            let ingested = catalog::ingest(
+                &app.objects,
+                tenant.as_str(),
+                id.as_str(),
+                &path,
+                "demo-bars.csv",
+            )
+            .await;
             let _ = std::fs::remove_file(&path);
             let ingested = ingested.map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
             store
@@ -78,7 +94,15 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
         }
     };
     let strategy = match store
-        .strategies(&tenant, Some("python"), &Page { limit: 200, after: None, desc: false })
+        .strategies(
+            &tenant,
+            Some("python"),
+            &Page {
+                limit: 200,
+                after: None,
+                desc: false,
+            },
+        )
         .await?
         .items
         .into_iter()
@@ -96,7 +120,10 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
                 .id
         }
     };
-    let scopes: Vec<String> = Scope::of_role(Role::Owner).iter().map(|s| s.as_str().to_string()).collect();
+    let scopes: Vec<String> = Scope::of_role(Role::Owner)
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
     let (_, key) = issue_key(store, &tenant, "demo key", Role::Owner, &scopes, None, None)
         .await
         .map_err(|p| anyhow::anyhow!("demo key: {}", p))?;

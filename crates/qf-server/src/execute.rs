@@ -14,7 +14,9 @@
 mod code;
 mod request;
 
-pub use code::{CodeError, StrategyCode, StrategyInfo, StrategyProblem, check_compiles, compile_strategy};
+pub use code::{
+    CodeError, StrategyCode, StrategyInfo, StrategyProblem, check_compiles, compile_strategy,
+};
 pub use request::{
     BacktestRequest, DEFAULT_CASH, DEFAULT_SORT, DEFAULT_TOP, Decimal, EngineSettings, PlanError,
     RequestProblem, SweepRequest, check_backtest, check_sort, check_sweep, sweep_params,
@@ -34,7 +36,7 @@ use qf_engine::{
 use qf_report::{ReportMeta, export, render_html};
 use qf_sandbox::limits::{FailureKind, RunFailure};
 use qf_sandbox::pool::{Pool, SharedData};
-use qf_sandbox::tenant::{RunError, TenantStrategy};
+use qf_sandbox::tenant::RunError;
 use qf_sandbox::worker::Isolation;
 
 use crate::problem::TYPE_BASE;
@@ -74,15 +76,16 @@ fn detail(problem: &Value) -> &str {
 impl ExecError {
     /// Whether running the job again may succeed: internal failures and crashed workers.
     pub fn retryable(&self) -> bool {
-        matches!(self, ExecError::Internal(_) | ExecError::WorkerCrashed { .. })
+        matches!(
+            self,
+            ExecError::Internal(_) | ExecError::WorkerCrashed { .. }
+        )
     }
 
     /// The RFC 9457 problem object stored with a failed run. Internal failures say only
     /// that: their cause may hold paths or details of the host, and is logged instead.
     pub fn problem(&self) -> Value {
-        let simple = |slug: &str, title: &str, detail: &str| {
-            json!({"type": format!("{TYPE_BASE}{slug}"), "title": title, "detail": detail})
-        };
+        let simple = |slug: &str, title: &str, detail: &str| json!({"type": format!("{TYPE_BASE}{slug}"), "title": title, "detail": detail});
         match self {
             ExecError::Tenant { problem } | ExecError::WorkerCrashed { problem } => problem.clone(),
             ExecError::Invalid(m) => simple("run-invalid", "The run cannot start", m),
@@ -131,7 +134,9 @@ impl ExecError {
         match (e, file) {
             (e @ (EngineError::Strategy { .. } | EngineError::Start(_)), Some(file)) => {
                 let (message, bar) = match &e {
-                    EngineError::Strategy { bar, time, source } => (source.to_string(), Some((*bar, *time))),
+                    EngineError::Strategy { bar, time, source } => {
+                        (source.to_string(), Some((*bar, *time)))
+                    }
                     EngineError::Start(source) => (source.to_string(), None),
                     _ => (e.to_string(), None),
                 };
@@ -211,7 +216,12 @@ impl Backtested {
     /// The object `qf backtest --json` prints: [`export::backtest_json`], plus `sandbox`
     /// for tenant code. `data` describes where the bars came from (`[{file, format, rows,
     /// symbols, …}]`).
-    pub fn to_json(&self, strategy: &str, params: &Params, data: Value) -> Result<Value, ExecError> {
+    pub fn to_json(
+        &self,
+        strategy: &str,
+        params: &Params,
+        data: Value,
+    ) -> Result<Value, ExecError> {
         let mut v = export::backtest_json(&self.result, strategy, params, data)
             .map_err(|e| ExecError::Internal(format!("cannot describe the result: {e}")))?;
         if let (Some(sb), Some(obj)) = (&self.sandbox, v.as_object_mut()) {
@@ -226,10 +236,17 @@ impl Backtested {
         let meta = ReportMeta {
             title: format!("{strategy} backtest"),
             strategy: strategy.to_string(),
-            params: params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
             data_sources: data
                 .as_array()
-                .map(|a| a.iter().filter_map(|s| s["file"].as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s["file"].as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
             generated_by: format!("qf {}", env!("CARGO_PKG_VERSION")),
         };
@@ -254,10 +271,12 @@ pub fn backtest(
     finish(Ok(()), cancel)?;
     let outcome = match code {
         StrategyCode::Builtin { .. } => {
-            let b = code
-                .native()
-                .ok_or_else(|| ExecError::Invalid(format!("no built-in strategy {:?}", code.name())))?;
-            let strategy = b.build(params).map_err(|e| ExecError::Invalid(e.to_string()))?;
+            let b = code.native().ok_or_else(|| {
+                ExecError::Invalid(format!("no built-in strategy {:?}", code.name()))
+            })?;
+            let strategy = b
+                .build(params)
+                .map_err(|e| ExecError::Invalid(e.to_string()))?;
             let mut strategy = cancellable(strategy, cancel);
             qf_engine::run_backtest(config, &series, strategy.as_mut(), Some(progress))
                 .map(|result| Backtested {
@@ -266,42 +285,32 @@ pub fn backtest(
                 })
                 .map_err(|e| ExecError::engine(e, None))
         }
-        StrategyCode::Tenant { file, strategy } => {
-            tenant_backtest(file, strategy, params, config, series, pool, progress, cancel)
+        StrategyCode::Tenant { file, strategy: t } => {
+            let pool =
+                pool.ok_or_else(|| ExecError::Internal("tenant code needs a sandbox pool".into()))?;
+            let data = SharedData::new(series);
+            t.backtest_wrapped(params, config, &data, pool, progress, |s| {
+                cancellable(s, cancel)
+            })
+            .map_err(|e| ExecError::run(e, file))
+            .map(|run| {
+                let sandbox = SandboxRun {
+                    tier: t.tier(),
+                    file: file.to_string(),
+                    log: run.log,
+                    log_dropped: run.log_dropped,
+                    tenant_time: run.tenant_time,
+                    isolation: run.isolation,
+                    state_changes: run.result.states.len(),
+                };
+                Backtested {
+                    result: run.result,
+                    sandbox: Some(sandbox),
+                }
+            })
         }
     };
     finish(outcome, cancel)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn tenant_backtest(
-    file: &str,
-    t: &TenantStrategy,
-    params: &Params,
-    config: &BacktestConfig,
-    series: Vec<BarSeries>,
-    pool: Option<&Pool>,
-    progress: &mut dyn FnMut(u64),
-    cancel: Option<&AtomicBool>,
-) -> Result<Backtested, ExecError> {
-    let pool = pool.ok_or_else(|| ExecError::Internal("tenant code needs a sandbox pool".into()))?;
-    let data = SharedData::new(series);
-    let run = t
-        .backtest_wrapped(params, config, &data, pool, progress, |s| cancellable(s, cancel))
-        .map_err(|e| ExecError::run(e, file))?;
-    let sandbox = SandboxRun {
-        tier: t.tier(),
-        file: file.to_string(),
-        log: run.log,
-        log_dropped: run.log_dropped,
-        tenant_time: run.tenant_time,
-        isolation: run.isolation,
-        state_changes: run.result.states.len(),
-    };
-    Ok(Backtested {
-        result: run.result,
-        sandbox: Some(sandbox),
-    })
 }
 
 /// A cancel raised during a run wins over whatever the run returned.
@@ -331,9 +340,9 @@ pub fn sweep(
     let is_cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let rows = match code {
         StrategyCode::Builtin { .. } => {
-            let b = code
-                .native()
-                .ok_or_else(|| ExecError::Invalid(format!("no built-in strategy {:?}", code.name())))?;
+            let b = code.native().ok_or_else(|| {
+                ExecError::Invalid(format!("no built-in strategy {:?}", code.name()))
+            })?;
             qf_engine::run_sweep(
                 config,
                 &series,
@@ -349,7 +358,8 @@ pub fn sweep(
             )
         }
         StrategyCode::Tenant { strategy, .. } => {
-            let pool = pool.ok_or_else(|| ExecError::Internal("tenant code needs a sandbox pool".into()))?;
+            let pool =
+                pool.ok_or_else(|| ExecError::Internal("tenant code needs a sandbox pool".into()))?;
             // Python runs in sandbox workers, one per thread; each worker is sent the bars
             // once and keeps them for its later runs.
             let data = SharedData::new(series);
@@ -424,7 +434,8 @@ pub struct SweepArtifacts {
 
 fn csv(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<Vec<u8>, ExecError> {
     let mut out = Vec::new();
-    write(&mut out).map_err(|e| ExecError::Internal(format!("cannot write a CSV artifact: {e}")))?;
+    write(&mut out)
+        .map_err(|e| ExecError::Internal(format!("cannot write a CSV artifact: {e}")))?;
     Ok(out)
 }
 
@@ -439,7 +450,15 @@ pub fn run_backtest(
     cancel: &AtomicBool,
 ) -> Result<BacktestArtifacts, ExecError> {
     let (params, config) = request::plan_backtest(code, req, true)?;
-    let run = backtest(code, &params, &config, series, Some(pool), &mut |_| {}, Some(cancel))?;
+    let run = backtest(
+        code,
+        &params,
+        &config,
+        series,
+        Some(pool),
+        &mut |_| {},
+        Some(cancel),
+    )?;
     let name = code.name();
     let report_html = run.report_html(&name, &params, &data);
     Ok(BacktestArtifacts {
@@ -465,7 +484,16 @@ pub fn run_sweep(
     let (params, config) = request::plan_sweep(code, req)?;
     let jobs = sweep_jobs(req.jobs);
     let started = Instant::now();
-    let rows = sweep(code, params, &config, series, Some(pool), jobs, &|_| {}, Some(cancel))?;
+    let rows = sweep(
+        code,
+        params,
+        &config,
+        series,
+        Some(pool),
+        jobs,
+        &|_| {},
+        Some(cancel),
+    )?;
     let elapsed = started.elapsed();
     let ranking = rank(rows, req.sort(), req.ascending)?;
     Ok(SweepArtifacts {
@@ -485,9 +513,16 @@ struct Cancellable<'a> {
     bars: u32,
 }
 
-fn cancellable<'a>(inner: Box<dyn Strategy>, flag: Option<&'a AtomicBool>) -> Box<dyn Strategy + 'a> {
+fn cancellable<'a>(
+    inner: Box<dyn Strategy>,
+    flag: Option<&'a AtomicBool>,
+) -> Box<dyn Strategy + 'a> {
     match flag {
-        Some(flag) => Box::new(Cancellable { inner, flag, bars: 0 }),
+        Some(flag) => Box::new(Cancellable {
+            inner,
+            flag,
+            bars: 0,
+        }),
         None => inner,
     }
 }
@@ -505,7 +540,11 @@ impl Strategy for Cancellable<'_> {
         self.inner.on_bar(ctx)
     }
 
-    fn on_fill(&mut self, ctx: &mut Context<'_>, fill: &qf_core::Fill) -> Result<(), StrategyError> {
+    fn on_fill(
+        &mut self,
+        ctx: &mut Context<'_>,
+        fill: &qf_core::Fill,
+    ) -> Result<(), StrategyError> {
         self.inner.on_fill(ctx, fill)
     }
 
@@ -549,14 +588,24 @@ mod tests {
         let e = ExecError::failed(&crash);
         assert!(matches!(e, ExecError::WorkerCrashed { .. }) && e.retryable());
         assert_eq!(e.problem()["file"], "s.py");
-        let spawn = RunFailure::new(FailureKind::Crash, "", "cannot start a sandbox worker (/x/qf): denied");
+        let spawn = RunFailure::new(
+            FailureKind::Crash,
+            "",
+            "cannot start a sandbox worker (/x/qf): denied",
+        );
         let e = ExecError::failed(&spawn);
         assert!(matches!(e, ExecError::Internal(_)) && e.retryable());
-        assert!(!e.problem().to_string().contains("/x/qf"), "internal causes stay inside");
+        assert!(
+            !e.problem().to_string().contains("/x/qf"),
+            "internal causes stay inside"
+        );
         let limit = RunFailure::new(FailureKind::Limit, "s.py", "memory limit exceeded");
         assert!(!ExecError::failed(&limit).retryable());
         assert!(!ExecError::Invalid("no".into()).retryable());
         assert!(!ExecError::Cancelled.retryable());
-        assert_eq!(ExecError::Cancelled.problem()["type"], "https://quantforge.dev/problems/cancelled");
+        assert_eq!(
+            ExecError::Cancelled.problem()["type"],
+            "https://quantforge.dev/problems/cancelled"
+        );
     }
 }

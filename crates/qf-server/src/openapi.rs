@@ -24,7 +24,7 @@ use crate::routes::{datasets, jobs, runs, session, strategies, tenant};
         strategies::validate, strategies::create, strategies::add_version, strategies::list,
         strategies::get_one, strategies::versions,
         runs::submit_backtest, runs::list_backtests, runs::get_backtest, runs::cancel_backtest,
-        runs::report, runs::trades, runs::equity,
+        runs::report, runs::trades, runs::equity, runs::log,
         runs::submit_sweep, runs::list_sweeps, runs::get_sweep, runs::cancel_sweep, runs::sweep_table,
         jobs::list, jobs::get_one, jobs::cancel,
     ),

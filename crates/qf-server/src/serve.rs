@@ -22,16 +22,21 @@ use crate::rate_limit::RateLimiter;
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
     }
     let store = Store::connect(&url)
         .await
         .with_context(|| format!("cannot open the database {}", crate::config::mask_url(&url)))?;
-    let applied = store.migrate().await.context("cannot migrate the database")?;
-    for m in applied {
-        tracing::info!(migration = %m, "migration applied");
-    }
+    // Each applied migration is logged by the store.
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
     Ok(store)
 }
 
@@ -43,8 +48,12 @@ pub fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
         return open_s3(rest, &target);
     }
     let path = PathBuf::from(target.strip_prefix("file://").unwrap_or(&target));
-    std::fs::create_dir_all(&path)
-        .with_context(|| format!("cannot create the object store directory {}", path.display()))?;
+    std::fs::create_dir_all(&path).with_context(|| {
+        format!(
+            "cannot create the object store directory {}",
+            path.display()
+        )
+    })?;
     let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
         .with_context(|| format!("object_store: cannot use {}", path.display()))?;
     Ok(Arc::new(fs))
@@ -75,13 +84,21 @@ fn open_s3(_: &str, url: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let store = open_store(&config).await?;
     let objects = open_objects(&config)?;
-    let exe = std::env::current_exe().context("cannot find the qf executable to start sandbox workers")?;
-    let sandbox = Arc::new(Pool::new(exe, vec!["sandbox-worker".into()], config.sandbox.limits()));
+    let exe = std::env::current_exe()
+        .context("cannot find the qf executable to start sandbox workers")?;
+    let sandbox = Arc::new(Pool::new(
+        exe,
+        vec!["sandbox-worker".into()],
+        config.sandbox.limits(),
+    ));
     Ok(AppState {
         store,
         objects,
         metrics: Metrics::new(),
-        limiter: RateLimiter::new(config.rate_limit.requests_per_second, config.rate_limit.burst),
+        limiter: RateLimiter::new(
+            config.rate_limit.requests_per_second,
+            config.rate_limit.burst,
+        ),
         config: Arc::new(config),
         sandbox,
         job_queued: Arc::new(Notify::new()),

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tracing::Instrument as _;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use qf_store::{ClaimOptions, Heartbeat, Job, RunKind};
 
@@ -49,7 +49,7 @@ async fn run(app: AppState, name: String, mut shutdown: watch::Receiver<bool>) {
             .claim(&ClaimOptions {
                 worker: &name,
                 lease: Duration::from_secs(jobs.lease_secs),
-                tenant_limit: i64::try_from(jobs.tenant_concurrency).unwrap_or(i64::MAX),
+                tenant_limit: i64::from(jobs.tenant_concurrency),
             })
             .await;
         match claimed {
@@ -76,7 +76,10 @@ async fn run(app: AppState, name: String, mut shutdown: watch::Receiver<bool>) {
 /// Runs one claimed job to its end.
 async fn process(app: &AppState, worker: &str, job: Job) {
     let started = Instant::now();
-    tracing::info!(wait_ms = (qf_store::now_ns() - job.created_at) as f64 / 1e6, "job started");
+    tracing::info!(
+        wait_ms = (qf_store::now_ns() - job.created_at) as f64 / 1e6,
+        "job started"
+    );
     app.metrics.job_started();
     let cancel = Arc::new(AtomicBool::new(false));
     let lost = Arc::new(AtomicBool::new(false));
@@ -113,7 +116,9 @@ async fn process(app: &AppState, worker: &str, job: Job) {
             app.metrics.job_finished(&job.kind, outcome, secs);
             tracing::info!(outcome, duration_ms = secs * 1e3, "job finished");
         }
-        Err(e) => tracing::error!(error = %e, "cannot record the job's outcome; its lease will expire and it will run again"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the job's outcome; its lease will expire and it will run again")
+        }
     }
 }
 
@@ -150,31 +155,51 @@ fn internal(e: impl std::fmt::Display) -> ExecError {
 }
 
 /// Loads what the job names, runs it and stores the artifacts; returns the result object.
-async fn execute(app: &AppState, job: &Job, cancel: Arc<AtomicBool>) -> Result<serde_json::Value, ExecError> {
+async fn execute(
+    app: &AppState,
+    job: &Job,
+    cancel: Arc<AtomicBool>,
+) -> Result<serde_json::Value, ExecError> {
     let t = &job.tenant_id;
     let run_id = job
         .run_id
         .clone()
         .ok_or_else(|| internal("the job names no run"))?;
     let run = app.store.run(t, &run_id).await.map_err(internal)?;
-    let dataset = app.store.dataset(t, &run.dataset_id).await.map_err(internal)?;
-    let strategy = app.store.strategy(t, &run.strategy_id).await.map_err(internal)?;
+    let dataset = app
+        .store
+        .dataset(t, &run.dataset_id)
+        .await
+        .map_err(internal)?;
+    let strategy = app
+        .store
+        .strategy(t, &run.strategy_id)
+        .await
+        .map_err(internal)?;
     let version = app
         .store
         .strategy_version(t, &run.strategy_id, Some(run.strategy_version))
         .await
         .map_err(internal)?;
-    let (series, data) = catalog::load(&app.objects, t.as_str(), dataset.id.as_str(), &dataset.symbols)
-        .await
-        .map_err(internal)?;
+    let (series, data) = catalog::load(
+        &app.objects,
+        t.as_str(),
+        dataset.id.as_str(),
+        &dataset.symbols,
+    )
+    .await
+    .map_err(internal)?;
     let pool = app.sandbox.clone();
     let request = run.request.clone();
     let artifacts: Vec<(&'static str, Vec<u8>)>;
     let result = match run.kind {
         RunKind::Backtest => {
             let out = tokio::task::spawn_blocking(move || {
-                let (code, _) = execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
-                    .map_err(|p| ExecError::Tenant { problem: p.to_json() })?;
+                let (code, _) =
+                    execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
+                        .map_err(|p| ExecError::Tenant {
+                            problem: p.to_json(),
+                        })?;
                 let req: BacktestRequest = serde_json::from_value(request)
                     .map_err(|e| ExecError::Invalid(e.to_string()))?;
                 execute::run_backtest(&code, &req, series, data, &pool, &cancel)
@@ -182,17 +207,24 @@ async fn execute(app: &AppState, job: &Job, cancel: Arc<AtomicBool>) -> Result<s
             .await
             .map_err(internal)??;
             artifacts = vec![
-                ("result.json", serde_json::to_vec(&out.result).map_err(internal)?),
+                (
+                    "result.json",
+                    serde_json::to_vec(&out.result).map_err(internal)?,
+                ),
                 ("trades.csv", out.trades_csv),
                 ("equity.csv", out.equity_csv),
                 ("report.html", out.report_html.into_bytes()),
+                ("log.txt", out.log.into_bytes()),
             ];
             out.result
         }
         RunKind::Sweep => {
             let out = tokio::task::spawn_blocking(move || {
-                let (code, _) = execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
-                    .map_err(|p| ExecError::Tenant { problem: p.to_json() })?;
+                let (code, _) =
+                    execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
+                        .map_err(|p| ExecError::Tenant {
+                            problem: p.to_json(),
+                        })?;
                 let req: SweepRequest = serde_json::from_value(request)
                     .map_err(|e| ExecError::Invalid(e.to_string()))?;
                 execute::run_sweep(&code, &req, series, data, &pool, &cancel)
@@ -200,7 +232,10 @@ async fn execute(app: &AppState, job: &Job, cancel: Arc<AtomicBool>) -> Result<s
             .await
             .map_err(internal)??;
             artifacts = vec![
-                ("result.json", serde_json::to_vec(&out.result).map_err(internal)?),
+                (
+                    "result.json",
+                    serde_json::to_vec(&out.result).map_err(internal)?,
+                ),
                 ("sweep.csv", out.table_csv),
             ];
             out.result

@@ -248,7 +248,7 @@ impl Store {
     async fn scoped(&self, scope: Scope<'_>, write: bool) -> Result<Tx> {
         match self.dialect {
             Dialect::Sqlite => Ok(if write {
-                self.pool.begin().await?
+                self.pool.begin_with("BEGIN IMMEDIATE").await?
             } else {
                 self.pool.begin().await?
             }),

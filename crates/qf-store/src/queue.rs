@@ -27,6 +27,7 @@
 //! stops at the first eligible row. On SQLite the same steps run as separate statements
 //! under one `BEGIN IMMEDIATE`, which is cheap in-process.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde_json::json;
@@ -84,7 +85,8 @@ const CLAIM_ORDER: &str = "ORDER BY priority DESC, run_after, id";
 const EXPIRED_FINAL: &str = "state = 'running' AND lease_expires_at < $1 \
     AND (attempts >= max_attempts OR cancel_requested = 1)";
 
-/// The new state of a job settled by [`EXPIRED_FINAL`]; `$5` is the error text for dead jobs.
+/// The new state of a job settled by [`EXPIRED_FINAL`]; `$5` is the error text for dead jobs
+/// (also recorded on their runs).
 const SETTLE_EXPIRED: &str = "SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'dead' END, \
         finished_at = $1, lease_expires_at = NULL, \
         last_error = CASE WHEN cancel_requested = 1 THEN last_error ELSE $5 END";
@@ -110,6 +112,33 @@ fn backoff(base: Duration, attempts: i32) -> Duration {
     base.saturating_mul(1u32 << exp).min(MAX_BACKOFF)
 }
 
+/// The PostgreSQL claim, built once: sweep, pick, take, and the run update as one statement.
+static PG_CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH swept AS ( \
+            UPDATE jobs {SETTLE_EXPIRED} \
+            WHERE id IN (SELECT id FROM jobs WHERE {EXPIRED_FINAL} FOR UPDATE SKIP LOCKED) \
+            RETURNING run_id, state), \
+         swept_runs AS ( \
+            UPDATE runs SET \
+                status = CASE WHEN s.state = 'cancelled' THEN 'cancelled' ELSE 'failed' END, \
+                error = CASE WHEN s.state = 'cancelled' THEN runs.error ELSE $5 END, \
+                finished_at = $1 \
+            FROM swept s WHERE runs.id = s.run_id), \
+         picked AS ( \
+            SELECT id FROM jobs WHERE {ELIGIBLE} {CLAIM_ORDER} \
+            LIMIT 1 FOR UPDATE SKIP LOCKED), \
+         claimed AS ( \
+            UPDATE jobs {TAKE} WHERE id IN (SELECT id FROM picked) \
+            RETURNING {cols}), \
+         claimed_run AS ( \
+            UPDATE runs SET status = 'running', started_at = COALESCE(runs.started_at, $1) \
+            FROM claimed c WHERE runs.id = c.run_id) \
+         SELECT {cols} FROM claimed",
+        cols = jobs::COLUMNS
+    )
+});
+
 impl Store {
     /// Claims the next job for `opts.worker`, or `None` when nothing is eligible. Also
     /// settles expired jobs that may not run again (see the module docs). The claimed job and
@@ -125,37 +154,11 @@ impl Store {
         let dead_text = lease_expired_error().to_string();
         let row = match self.dialect() {
             Dialect::Postgres => {
-                let sql = format!(
-                    "WITH swept AS ( \
-                        UPDATE jobs {SETTLE_EXPIRED} \
-                        WHERE id IN (SELECT id FROM jobs WHERE {EXPIRED_FINAL} \
-                                     FOR UPDATE SKIP LOCKED) \
-                        RETURNING run_id, state), \
-                     swept_runs AS ( \
-                        UPDATE runs SET \
-                            status = CASE WHEN s.state = 'cancelled' THEN 'cancelled' ELSE 'failed' END, \
-                            error = CASE WHEN s.state = 'cancelled' THEN runs.error ELSE $6 END, \
-                            finished_at = $1 \
-                        FROM swept s WHERE runs.id = s.run_id), \
-                     picked AS ( \
-                        SELECT id FROM jobs WHERE {ELIGIBLE} {CLAIM_ORDER} \
-                        LIMIT 1 FOR UPDATE SKIP LOCKED), \
-                     claimed AS ( \
-                        UPDATE jobs {TAKE} WHERE id IN (SELECT id FROM picked) \
-                        RETURNING {cols}), \
-                     claimed_run AS ( \
-                        UPDATE runs SET status = 'running', \
-                                        started_at = COALESCE(runs.started_at, $1) \
-                        FROM claimed c WHERE runs.id = c.run_id) \
-                     SELECT {cols} FROM claimed",
-                    cols = jobs::COLUMNS
-                );
-                sqlx::query(&sql)
+                sqlx::query(&PG_CLAIM)
                     .bind(now)
                     .bind(opts.worker)
                     .bind(lease_until)
                     .bind(limit)
-                    .bind(dead_text.as_str())
                     .bind(dead_text.as_str())
                     // One statement is one transaction: no BEGIN/COMMIT round trips.
                     .fetch_optional(self.system())

@@ -34,7 +34,9 @@ pub enum StrategyCode {
 impl std::fmt::Debug for StrategyCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StrategyCode::Builtin { name } => f.debug_struct("Builtin").field("name", name).finish(),
+            StrategyCode::Builtin { name } => {
+                f.debug_struct("Builtin").field("name", name).finish()
+            }
             StrategyCode::Tenant { file, strategy } => f
                 .debug_struct("Tenant")
                 .field("file", file)
@@ -210,14 +212,22 @@ pub fn check_compiles(code: &StrategyCode, pool: &Pool) -> Result<(), StrategyPr
 /// The file name tenant code is diagnosed under.
 fn file_name(kind: &str, name: &str, source: &str) -> String {
     // Only the last component: the name is the tenant's, never a path on the host.
-    let name = Path::new(name)
-        .file_name()
-        .map_or_else(|| "strategy".to_string(), |n| n.to_string_lossy().into_owned());
+    let name = Path::new(name).file_name().map_or_else(
+        || "strategy".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let lower = name.to_ascii_lowercase();
     if kind == "python" {
-        return if lower.ends_with(".py") { name } else { format!("{name}.py") };
+        return if lower.ends_with(".py") {
+            name
+        } else {
+            format!("{name}.py")
+        };
     }
-    if [".toml", ".yaml", ".yml"].iter().any(|e| lower.ends_with(e)) {
+    if [".toml", ".yaml", ".yml"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
         return name;
     }
     if looks_like_yaml(source) {
@@ -345,8 +355,13 @@ mod tests {
             let (code, info) = compile_strategy(kind, name, source).unwrap();
             assert_eq!(code.name(), "sma_cross", "{kind}");
             assert_eq!(info.kind, kind);
-            let names: Vec<&str> = info.params.as_array().unwrap().iter()
-                .map(|p| p["name"].as_str().unwrap()).collect();
+            let names: Vec<&str> = info
+                .params
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
             assert_eq!(&names[..2], ["fast", "slow"], "{kind}");
             assert!(info.params[0]["help"].is_string());
         }
@@ -357,13 +372,19 @@ mod tests {
 
     #[test]
     fn problems_are_located_in_the_tenants_file() {
-        let bad = PYTHON.replace("STATES = [\"flat\", \"long\"]", "import os\nSTATES = [\"flat\", \"long\"]");
+        let bad = PYTHON.replace(
+            "STATES = [\"flat\", \"long\"]",
+            "import os\nSTATES = [\"flat\", \"long\"]",
+        );
         let p = compile_strategy("python", "mine", &bad).unwrap_err();
         let e = &p.errors()[0];
         assert_eq!(e.file, "mine.py");
         assert!(e.line > 0 && e.column > 0, "{e:?}");
         let j = p.to_json();
-        assert_eq!(j["type"], "https://quantforge.dev/problems/strategy-invalid");
+        assert_eq!(
+            j["type"],
+            "https://quantforge.dev/problems/strategy-invalid"
+        );
         assert_eq!(j["errors"][0]["line"], e.line);
 
         let yaml = RULES_YAML.replace("fast_ma", "fast ma");
@@ -371,7 +392,10 @@ mod tests {
         assert!(p.diagnostics.iter().all(|d| d.file == "r.yaml"), "{p}");
 
         let p = compile_strategy("builtin", "x", "sma_crosss").unwrap_err();
-        assert!(p.to_string().contains("built-in strategies are: sma_cross"), "{p}");
+        assert!(
+            p.to_string().contains("built-in strategies are: sma_cross"),
+            "{p}"
+        );
         let p = compile_strategy("wasm", "x", "").unwrap_err();
         assert!(p.to_string().contains("builtin, python or rules"), "{p}");
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use qf_core::{Money, Price, Quantity};
 use qf_engine::strategies::{ParamError, Params};
 use qf_engine::{
-    BacktestConfig, EngineError, FeeModel, FillModel, FillTiming, Grid, GridAxis, Metrics,
-    Sizing, Slippage,
+    BacktestConfig, EngineError, FeeModel, FillModel, FillTiming, Grid, GridAxis, Metrics, Sizing,
+    Slippage,
 };
 
 use super::code::StrategyCode;
@@ -159,7 +159,8 @@ fn decimal<T>(
     let text = value.map_or(Cow::Borrowed(default), Decimal::text);
     parse(&text).map_err(|e| {
         let flag = field.replace('_', "-");
-        RequestProblem::new(field, e.to_string()).with_command_line(format!("--{flag} {text:?}: {e}"))
+        RequestProblem::new(field, e.to_string())
+            .with_command_line(format!("--{flag} {text:?}: {e}"))
     })
 }
 
@@ -168,7 +169,10 @@ impl EngineSettings {
     /// and fills (reports need them, sweeps do not).
     pub fn config(&self, record: bool) -> Result<BacktestConfig, RequestProblem> {
         if self.size.is_some() && self.percent.is_some() {
-            return Err(RequestProblem::new("percent", "give either size or percent, not both"));
+            return Err(RequestProblem::new(
+                "percent",
+                "give either size or percent, not both",
+            ));
         }
         if self.slippage_bps.is_some() && self.slippage_ticks.is_some() {
             return Err(RequestProblem::new(
@@ -202,7 +206,12 @@ impl EngineSettings {
                     FillTiming::NextOpen
                 },
                 fees: FeeModel {
-                    per_unit: decimal("fee_per_unit", self.fee_per_unit.as_ref(), "0", Price::parse)?,
+                    per_unit: decimal(
+                        "fee_per_unit",
+                        self.fee_per_unit.as_ref(),
+                        "0",
+                        Price::parse,
+                    )?,
                     bps: decimal("fee_bps", self.fee_bps.as_ref(), "0", Price::parse)?,
                     minimum: decimal("fee_min", self.fee_min.as_ref(), "0", Money::parse)?,
                 },
@@ -294,7 +303,9 @@ pub(crate) fn plan_backtest(
     req: &BacktestRequest,
     record: bool,
 ) -> Result<(Params, BacktestConfig), RequestProblem> {
-    let params = code.resolve(&given(&req.params)).map_err(RequestProblem::param)?;
+    let params = code
+        .resolve(&given(&req.params))
+        .map_err(RequestProblem::param)?;
     buildable(code, &params)?;
     let config = req.engine.config(record)?;
     Ok((params, config))
@@ -308,7 +319,9 @@ fn buildable(code: &StrategyCode, params: &Params) -> Result<(), RequestProblem>
             .and_then(|b| b.build(params).err())
             .map(|e| e.to_string()),
         StrategyCode::Tenant { strategy, .. } => match &**strategy {
-            qf_sandbox::tenant::TenantStrategy::Rules(r) => r.build(params).err().map(|d| d.to_string()),
+            qf_sandbox::tenant::TenantStrategy::Rules(r) => {
+                r.build(params).err().map(|d| d.to_string())
+            }
             qf_sandbox::tenant::TenantStrategy::Python(_) => None,
         },
     };
@@ -417,8 +430,10 @@ mod tests {
 
     #[test]
     fn settings_read_text_or_numbers_and_default_like_the_command_line() {
-        let r = backtest(r#"{"params": {"fast": 5}, "cash": "2500.50", "size": 3, "fee_bps": 1.5,
-            "slippage_ticks": 2, "leverage": 2, "fill_at_close": true}"#)
+        let r = backtest(
+            r#"{"params": {"fast": 5}, "cash": "2500.50", "size": 3, "fee_bps": 1.5,
+            "slippage_ticks": 2, "leverage": 2, "fill_at_close": true}"#,
+        )
         .unwrap();
         let c = r.engine.config(true).unwrap();
         assert_eq!(c.cash, Money::parse("2500.50").unwrap());
@@ -427,11 +442,18 @@ mod tests {
         assert_eq!(c.fill.slippage, Slippage::Ticks(2));
         assert_eq!(c.fill.timing, FillTiming::SameClose);
         assert_eq!(c.fill.max_leverage, 2.0);
-        let back: BacktestRequest = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        let back: BacktestRequest =
+            serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);
 
         let d = BacktestRequest::default().engine.config(false).unwrap();
-        assert_eq!(d, BacktestConfig { record: false, ..BacktestConfig::default() });
+        assert_eq!(
+            d,
+            BacktestConfig {
+                record: false,
+                ..BacktestConfig::default()
+            }
+        );
     }
 
     #[test]
@@ -442,13 +464,41 @@ mod tests {
         assert!(e.contains("expected f64"), "{e}");
 
         let cases = [
-            (r#"{"cash": "abc"}"#, "cash", "--cash \"abc\": `abc` is not a decimal number"),
-            (r#"{"cash": -5}"#, "cash", "invalid configuration: cash must be positive, got -5"),
-            (r#"{"percent": -1}"#, "percent", "--percent must be a positive number of percent, got -1"),
-            (r#"{"fee_min": "-2"}"#, "fee_min", "invalid configuration: fees cannot be negative"),
-            (r#"{"size": 1, "percent": 5}"#, "percent", "give either size or percent, not both"),
-            (r#"{"leverage": 0}"#, "leverage", "invalid configuration: max leverage must be a positive number, got 0"),
-            (r#"{"params": {"fats": 3}}"#, "params.fats", "strategy sma_cross has no parameter `fats`; its parameters are: fast, slow, short"),
+            (
+                r#"{"cash": "abc"}"#,
+                "cash",
+                "--cash \"abc\": `abc` is not a decimal number",
+            ),
+            (
+                r#"{"cash": -5}"#,
+                "cash",
+                "invalid configuration: cash must be positive, got -5",
+            ),
+            (
+                r#"{"percent": -1}"#,
+                "percent",
+                "--percent must be a positive number of percent, got -1",
+            ),
+            (
+                r#"{"fee_min": "-2"}"#,
+                "fee_min",
+                "invalid configuration: fees cannot be negative",
+            ),
+            (
+                r#"{"size": 1, "percent": 5}"#,
+                "percent",
+                "give either size or percent, not both",
+            ),
+            (
+                r#"{"leverage": 0}"#,
+                "leverage",
+                "invalid configuration: max leverage must be a positive number, got 0",
+            ),
+            (
+                r#"{"params": {"fats": 3}}"#,
+                "params.fats",
+                "strategy sma_cross has no parameter `fats`; its parameters are: fast, slow, short",
+            ),
             (r#"{"params": {"fast": 30, "slow": 10}}"#, "params", ""),
         ];
         for (json, field, cli) in cases {
@@ -458,7 +508,13 @@ mod tests {
                 assert_eq!(p.command_line_message(), cli, "{json}");
             }
         }
-        assert!(check_backtest(&sma(), &backtest(r#"{"params": {"fast": 3, "slow": 9}}"#).unwrap()).is_ok());
+        assert!(
+            check_backtest(
+                &sma(),
+                &backtest(r#"{"params": {"fast": 3, "slow": 9}}"#).unwrap()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -474,7 +530,10 @@ mod tests {
             (r#"{"grid": {"fast": [5]}, "jobs": 0}"#, "jobs"),
             (r#"{"grid": {"fast": []}}"#, "grid"),
             (r#"{"grid": {"fast": [2.5]}}"#, "grid"),
-            (r#"{"grid": {"fast": [5]}, "params": {"fast": 3}}"#, "params.fast"),
+            (
+                r#"{"grid": {"fast": [5]}, "params": {"fast": 3}}"#,
+                "params.fast",
+            ),
             (r#"{"grid": {"fast": [5]}, "cash": "0"}"#, "cash"),
         ] {
             let p = check_sweep(&sma(), &sweep(json)).unwrap_err();

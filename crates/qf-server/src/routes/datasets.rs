@@ -178,7 +178,11 @@ pub async fn upload(
         &p,
         &headers,
         "POST /v1/datasets",
-        idempotency::digest(&[name.as_bytes(), format.as_bytes(), written.sha256.as_bytes()]),
+        idempotency::digest(&[
+            name.as_bytes(),
+            format.as_bytes(),
+            written.sha256.as_bytes(),
+        ]),
     )
     .await?
     {
@@ -222,7 +226,12 @@ pub async fn upload(
     let view = DatasetView::new(d, true);
     idempotency::remember(&app, &p, idem, StatusCode::CREATED, &view).await?;
     let location = format!("/v1/datasets/{}", view.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
 }
 
 /// An uploaded file on disk, removed when dropped.
@@ -253,7 +262,8 @@ async fn save(
     let mut bytes = 0u64;
     let mut hash = Sha256::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Problem::invalid_body(format!("the upload broke off: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| Problem::invalid_body(format!("the upload broke off: {e}")))?;
         bytes += chunk.len() as u64;
         if bytes > cap {
             return Err(Problem::payload_too_large(format!(
@@ -291,8 +301,13 @@ pub async fn list(
 ) -> Result<Json<Listed<DatasetView>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page("datasets")?;
-    let l = app.store.datasets(&p.tenant, q.name.as_deref(), &page).await?;
-    Ok(Json(q.listed("datasets", l, |d| DatasetView::new(d, false))))
+    let l = app
+        .store
+        .datasets(&p.tenant, q.name.as_deref(), &page)
+        .await?;
+    Ok(Json(
+        q.listed("datasets", l, |d| DatasetView::new(d, false)),
+    ))
 }
 
 /// One dataset with its quality report.
@@ -326,7 +341,11 @@ pub async fn delete(
 }
 
 /// Serves a stored artifact with a content type, or 404.
-pub fn artifact_response(bytes: Option<bytes::Bytes>, content_type: &'static str) -> Result<Response, Problem> {
-    let bytes = bytes.ok_or_else(|| Problem::not_found("this run has no such artifact (has it succeeded?)"))?;
+pub fn artifact_response(
+    bytes: Option<bytes::Bytes>,
+    content_type: &'static str,
+) -> Result<Response, Problem> {
+    let bytes = bytes
+        .ok_or_else(|| Problem::not_found("this run has no such artifact (has it succeeded?)"))?;
     Ok(([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
 }

@@ -32,7 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/refresh", post(session::refresh))
         .route("/v1/auth/logout", post(session::logout))
         .route("/v1/invitations/accept", post(session::accept_invitation))
-        .route("/v1/tenant", get(tenant::get_tenant).patch(tenant::rename_tenant))
+        .route(
+            "/v1/tenant",
+            get(tenant::get_tenant).patch(tenant::rename_tenant),
+        )
         .route("/v1/members", get(tenant::list_members))
         .route(
             "/v1/members/{user_id}",
@@ -50,7 +53,10 @@ pub fn router() -> Router<AppState> {
             "/v1/api-keys",
             get(tenant::list_keys).post(tenant::create_key),
         )
-        .route("/v1/api-keys/{id}", axum::routing::delete(tenant::revoke_key))
+        .route(
+            "/v1/api-keys/{id}",
+            axum::routing::delete(tenant::revoke_key),
+        )
         .route(
             "/v1/datasets",
             get(datasets::list)
@@ -80,7 +86,11 @@ pub fn router() -> Router<AppState> {
         .route("/v1/backtests/{id}/report", get(runs::report))
         .route("/v1/backtests/{id}/trades", get(runs::trades))
         .route("/v1/backtests/{id}/equity", get(runs::equity))
-        .route("/v1/sweeps", get(runs::list_sweeps).post(runs::submit_sweep))
+        .route("/v1/backtests/{id}/log", get(runs::log))
+        .route(
+            "/v1/sweeps",
+            get(runs::list_sweeps).post(runs::submit_sweep),
+        )
         .route("/v1/sweeps/{id}", get(runs::get_sweep))
         .route("/v1/sweeps/{id}/cancel", post(runs::cancel_sweep))
         .route("/v1/sweeps/{id}/table", get(runs::sweep_table))
@@ -150,10 +160,10 @@ impl ListQuery {
     /// The store page for list `list` (a name baked into its cursors, so that a cursor from
     /// another list, or another order, is refused instead of silently misread).
     pub fn page(&self, list: &str) -> Result<Page, Problem> {
-        if let Some(l) = self.limit {
-            if !(1..=200).contains(&l) {
-                return Err(Problem::validation("limit", "limit must be 1 to 200"));
-            }
+        if let Some(l) = self.limit
+            && !(1..=200).contains(&l)
+        {
+            return Err(Problem::validation("limit", "limit must be 1 to 200"));
         }
         let desc = match self.order.as_deref() {
             None | Some("desc") => true,
@@ -177,11 +187,18 @@ impl ListQuery {
     }
 
     /// Wraps a store page in the API's list shape.
-    pub fn listed<S, T>(&self, list: &str, l: qf_store::Listed<S>, f: impl FnMut(S) -> T) -> Listed<T> {
+    pub fn listed<S, T>(
+        &self,
+        list: &str,
+        l: qf_store::Listed<S>,
+        f: impl FnMut(S) -> T,
+    ) -> Listed<T> {
         let desc = self.order.as_deref() != Some("asc");
         Listed {
             items: l.items.into_iter().map(f).collect(),
-            next_cursor: l.next.map(|id| encode_cursor(&cursor_scope(list, desc), &id)),
+            next_cursor: l
+                .next
+                .map(|id| encode_cursor(&cursor_scope(list, desc), &id)),
         }
     }
 }
@@ -195,7 +212,8 @@ fn encode_cursor(scope: &str, id: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str, scope: &str) -> Result<String, Problem> {
-    let bad = || Problem::invalid_cursor("the cursor is not a `next_cursor` of this list in this order");
+    let bad =
+        || Problem::invalid_cursor("the cursor is not a `next_cursor` of this list in this order");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| bad())?;

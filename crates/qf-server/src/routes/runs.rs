@@ -13,7 +13,9 @@ use qf_store::{DatasetId, NewRun, Run, RunFilter, RunId, RunKind, Status, Strate
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::catalog;
-use crate::execute::{BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy};
+use crate::execute::{
+    BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy,
+};
 use crate::idempotency;
 use crate::problem::Problem;
 use crate::routes::datasets::artifact_response;
@@ -118,7 +120,8 @@ fn take_target(body: &mut serde_json::Map<String, serde_json::Value>) -> Result<
         }
     }
     let not_found = |what: &str| Problem::not_found(format!("no such {what} in this tenant"));
-    let dataset_id = DatasetId::parse(&text(body, "dataset_id")?).ok_or_else(|| not_found("dataset"))?;
+    let dataset_id =
+        DatasetId::parse(&text(body, "dataset_id")?).ok_or_else(|| not_found("dataset"))?;
     let strategy_id =
         StrategyId::parse(&text(body, "strategy_id")?).ok_or_else(|| not_found("strategy"))?;
     let strategy_version = int(body, "strategy_version", 1..=i64::MAX)?;
@@ -149,10 +152,11 @@ async fn submit(
         .as_object_mut()
         .ok_or_else(|| Problem::invalid_body("the body must be a JSON object"))?;
     let target = take_target(obj)?;
-    let idem = match idempotency::begin(&app, &p, &headers, scope, idempotency::digest(&[&body])).await? {
-        Ok(i) => i,
-        Err(replay) => return Ok(replay),
-    };
+    let idem =
+        match idempotency::begin(&app, &p, &headers, scope, idempotency::digest(&[&body])).await? {
+            Ok(i) => i,
+            Err(replay) => return Ok(replay),
+        };
     let request = serde_json::Value::Object(obj.clone());
 
     // Both must exist in the caller's tenant (404 otherwise, like any other object).
@@ -162,7 +166,12 @@ async fn submit(
         .store
         .strategy_version(&p.tenant, &target.strategy_id, target.strategy_version)
         .await?;
-    let (name, skind, source, req) = (strategy.name.clone(), strategy.kind.clone(), version.source.clone(), request.clone());
+    let (name, skind, source, req) = (
+        strategy.name.clone(),
+        strategy.kind.clone(),
+        version.source.clone(),
+        request.clone(),
+    );
     tokio::task::spawn_blocking(move || -> Result<(), Problem> {
         let (code, _) = compile_strategy(&skind, &name, &source).map_err(Problem::from)?;
         match kind {
@@ -201,7 +210,12 @@ async fn submit(
     let out = RunView::new(run, false);
     idempotency::remember(&app, &p, idem, StatusCode::ACCEPTED, &out).await?;
     let location = format!("/v1/{}s/{}", out.kind, out.id);
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(out)).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(out),
+    )
+        .into_response())
 }
 
 /// Queues a backtest. Body: `dataset_id`, `strategy_id`, optional `strategy_version` and
@@ -247,7 +261,13 @@ async fn load(app: &AppState, p: &Principal, id: &str, kind: RunKind) -> Result<
     Ok(r)
 }
 
-async fn list(app: AppState, p: Principal, q: ListQuery, kind: RunKind, name: &str) -> Result<Json<Listed<RunView>>, Problem> {
+async fn list(
+    app: AppState,
+    p: Principal,
+    q: ListQuery,
+    kind: RunKind,
+    name: &str,
+) -> Result<Json<Listed<RunView>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page(name)?;
     let status = match q.status.as_deref() {
@@ -255,12 +275,19 @@ async fn list(app: AppState, p: Principal, q: ListQuery, kind: RunKind, name: &s
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             Problem::validation(
                 "status",
-                format!("status must be queued, running, succeeded, failed or cancelled, not {s:?}"),
+                format!(
+                    "status must be queued, running, succeeded, failed or cancelled, not {s:?}"
+                ),
             )
         })?),
     };
     // An id that cannot exist matches nothing.
-    let empty = || Json(Listed { items: Vec::new(), next_cursor: None });
+    let empty = || {
+        Json(Listed {
+            items: Vec::new(),
+            next_cursor: None,
+        })
+    };
     let strategy_id = match q.strategy_id.as_deref() {
         None => None,
         Some(s) => match StrategyId::parse(s) {
@@ -288,32 +315,59 @@ async fn list(app: AppState, p: Principal, q: ListQuery, kind: RunKind, name: &s
 /// Lists backtests, newest first; filters: `status`, `strategy_id`, `dataset_id`.
 #[utoipa::path(get, path = "/v1/backtests", tag = "backtests", params(ListQuery),
     responses((status = 200, body = inline(Listed<RunView>))))]
-pub async fn list_backtests(State(app): State<AppState>, p: Principal, Query(q): Query<ListQuery>) -> Result<Json<Listed<RunView>>, Problem> {
+pub async fn list_backtests(
+    State(app): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Listed<RunView>>, Problem> {
     list(app, p, q, RunKind::Backtest, "backtests").await
 }
 
 /// Lists sweeps, newest first; filters: `status`, `strategy_id`, `dataset_id`.
 #[utoipa::path(get, path = "/v1/sweeps", tag = "sweeps", params(ListQuery),
     responses((status = 200, body = inline(Listed<RunView>))))]
-pub async fn list_sweeps(State(app): State<AppState>, p: Principal, Query(q): Query<ListQuery>) -> Result<Json<Listed<RunView>>, Problem> {
+pub async fn list_sweeps(
+    State(app): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Listed<RunView>>, Problem> {
     list(app, p, q, RunKind::Sweep, "sweeps").await
 }
 
 /// One backtest; `result` holds the `qf backtest --json` object once it succeeded.
 #[utoipa::path(get, path = "/v1/backtests/{id}", tag = "backtests", params(("id" = String, Path)),
     responses((status = 200, body = RunView), (status = 404)))]
-pub async fn get_backtest(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
-    Ok(Json(RunView::new(load(&app, &p, &id, RunKind::Backtest).await?, true)))
+pub async fn get_backtest(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, Problem> {
+    Ok(Json(RunView::new(
+        load(&app, &p, &id, RunKind::Backtest).await?,
+        true,
+    )))
 }
 
 /// One sweep; `result` holds the `qf sweep --json` object once it succeeded.
 #[utoipa::path(get, path = "/v1/sweeps/{id}", tag = "sweeps", params(("id" = String, Path)),
     responses((status = 200, body = RunView), (status = 404)))]
-pub async fn get_sweep(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
-    Ok(Json(RunView::new(load(&app, &p, &id, RunKind::Sweep).await?, true)))
+pub async fn get_sweep(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, Problem> {
+    Ok(Json(RunView::new(
+        load(&app, &p, &id, RunKind::Sweep).await?,
+        true,
+    )))
 }
 
-async fn cancel(app: AppState, p: Principal, id: String, kind: RunKind) -> Result<Json<RunView>, Problem> {
+async fn cancel(
+    app: AppState,
+    p: Principal,
+    id: String,
+    kind: RunKind,
+) -> Result<Json<RunView>, Problem> {
     load(&app, &p, &id, kind).await?;
     p.require(Scope::Run)?;
     let r = app.store.cancel_run(&p.tenant, &run_id(&id)?).await?;
@@ -323,18 +377,33 @@ async fn cancel(app: AppState, p: Principal, id: String, kind: RunKind) -> Resul
 /// Cancels a queued or running backtest (a running one stops at its next heartbeat).
 #[utoipa::path(post, path = "/v1/backtests/{id}/cancel", tag = "backtests", params(("id" = String, Path)),
     responses((status = 200, body = RunView), (status = 404), (status = 409, description = "already finished")))]
-pub async fn cancel_backtest(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
+pub async fn cancel_backtest(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, Problem> {
     cancel(app, p, id, RunKind::Backtest).await
 }
 
 /// Cancels a queued or running sweep.
 #[utoipa::path(post, path = "/v1/sweeps/{id}/cancel", tag = "sweeps", params(("id" = String, Path)),
     responses((status = 200, body = RunView), (status = 404), (status = 409, description = "already finished")))]
-pub async fn cancel_sweep(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<RunView>, Problem> {
+pub async fn cancel_sweep(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, Problem> {
     cancel(app, p, id, RunKind::Sweep).await
 }
 
-async fn artifact(app: AppState, p: Principal, id: String, kind: RunKind, name: &str, content_type: &'static str) -> Result<Response, Problem> {
+async fn artifact(
+    app: AppState,
+    p: Principal,
+    id: String,
+    kind: RunKind,
+    name: &str,
+    content_type: &'static str,
+) -> Result<Response, Problem> {
     let r = load(&app, &p, &id, kind).await?;
     if r.status != Status::Succeeded {
         return Err(Problem::not_found(format!(
@@ -351,27 +420,94 @@ async fn artifact(app: AppState, p: Principal, id: String, kind: RunKind, name: 
 /// The backtest's self-contained HTML report.
 #[utoipa::path(get, path = "/v1/backtests/{id}/report", tag = "backtests", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/html"), (status = 404)))]
-pub async fn report(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
-    artifact(app, p, id, RunKind::Backtest, "report.html", "text/html; charset=utf-8").await
+pub async fn report(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    artifact(
+        app,
+        p,
+        id,
+        RunKind::Backtest,
+        "report.html",
+        "text/html; charset=utf-8",
+    )
+    .await
 }
 
 /// The backtest's closed trades as CSV (as `qf backtest --trades`).
 #[utoipa::path(get, path = "/v1/backtests/{id}/trades", tag = "backtests", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/csv"), (status = 404)))]
-pub async fn trades(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
-    artifact(app, p, id, RunKind::Backtest, "trades.csv", "text/csv; charset=utf-8").await
+pub async fn trades(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    artifact(
+        app,
+        p,
+        id,
+        RunKind::Backtest,
+        "trades.csv",
+        "text/csv; charset=utf-8",
+    )
+    .await
 }
 
 /// The backtest's equity curve as CSV (as `qf backtest --equity`).
 #[utoipa::path(get, path = "/v1/backtests/{id}/equity", tag = "backtests", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/csv"), (status = 404)))]
-pub async fn equity(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
-    artifact(app, p, id, RunKind::Backtest, "equity.csv", "text/csv; charset=utf-8").await
+pub async fn equity(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    artifact(
+        app,
+        p,
+        id,
+        RunKind::Backtest,
+        "equity.csv",
+        "text/csv; charset=utf-8",
+    )
+    .await
+}
+
+/// What the backtest's strategy printed (tenant code), as text.
+#[utoipa::path(get, path = "/v1/backtests/{id}/log", tag = "backtests", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/plain"), (status = 404)))]
+pub async fn log(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    artifact(
+        app,
+        p,
+        id,
+        RunKind::Backtest,
+        "log.txt",
+        "text/plain; charset=utf-8",
+    )
+    .await
 }
 
 /// The sweep's ranked table as CSV.
 #[utoipa::path(get, path = "/v1/sweeps/{id}/table", tag = "sweeps", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/csv"), (status = 404)))]
-pub async fn sweep_table(State(app): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Response, Problem> {
-    artifact(app, p, id, RunKind::Sweep, "sweep.csv", "text/csv; charset=utf-8").await
+pub async fn sweep_table(
+    State(app): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    artifact(
+        app,
+        p,
+        id,
+        RunKind::Sweep,
+        "sweep.csv",
+        "text/csv; charset=utf-8",
+    )
+    .await
 }

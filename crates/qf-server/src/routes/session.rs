@@ -89,7 +89,10 @@ pub async fn login(
             return Err(Problem::forbidden("you are not a member of any tenant"));
         }
         None => {
-            let ids: Vec<_> = memberships.iter().map(|m| m.tenant_id.to_string()).collect();
+            let ids: Vec<_> = memberships
+                .iter()
+                .map(|m| m.tenant_id.to_string())
+                .collect();
             return Err(Problem::validation(
                 "tenant_id",
                 format!(
@@ -99,7 +102,9 @@ pub async fn login(
             ));
         }
     };
-    Ok(Json(start_session(&app, &m.tenant_id, &user, m.role).await?))
+    Ok(Json(
+        start_session(&app, &m.tenant_id, &user, m.role).await?,
+    ))
 }
 
 /// Opens a new session for `user` in `tenant`.
@@ -109,7 +114,10 @@ async fn start_session(
     user: &User,
     role: Role,
 ) -> Result<Tokens, Problem> {
-    let (token, refresh) = (new_secret(SecretKind::Session), new_secret(SecretKind::Refresh));
+    let (token, refresh) = (
+        new_secret(SecretKind::Session),
+        new_secret(SecretKind::Refresh),
+    );
     let now = now_ns();
     let auth = &app.config.auth;
     let expires_at = now + secs_ns(auth.session_ttl_secs);
@@ -163,7 +171,10 @@ pub async fn refresh(
         .member(&s.tenant_id, &s.user_id)
         .await?
         .ok_or_else(invalid)?;
-    let (token, refresh) = (new_secret(SecretKind::Session), new_secret(SecretKind::Refresh));
+    let (token, refresh) = (
+        new_secret(SecretKind::Session),
+        new_secret(SecretKind::Refresh),
+    );
     let auth = &app.config.auth;
     let s = app
         .store
@@ -247,5 +258,7 @@ pub async fn accept_invitation(
         .store
         .accept_invitation(&hash_secret(&body.token), &user.id)
         .await?;
-    Ok(Json(start_session(&app, &m.tenant_id, &user, m.role).await?))
+    Ok(Json(
+        start_session(&app, &m.tenant_id, &user, m.role).await?,
+    ))
 }

@@ -12,11 +12,12 @@ use qf_store::{Strategy, StrategyId, StrategyVersion};
 
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
-use crate::execute::{StrategyInfo, compile_strategy};
+use crate::execute::{StrategyInfo, check_compiles, compile_strategy};
 use crate::idempotency;
 use crate::problem::{ApiJson, Problem};
 use crate::routes::tenant::check_name;
 use crate::routes::{ListQuery, Listed};
+use qf_sandbox::pool::Pool;
 
 /// Largest strategy source accepted, in bytes.
 const MAX_SOURCE: usize = 256 * 1024;
@@ -93,8 +94,9 @@ pub struct Validated {
     pub indicators: Vec<String>,
 }
 
-/// Runs the checks; a failure is a 422 with every problem at its line and column.
-fn check(name: &str, kind: &str, source: &str) -> Result<StrategyInfo, Problem> {
+/// Runs the checks; a failure is a 422 with every problem at its line and column. Python
+/// is also compiled in a sandbox worker, so syntax errors show now, not when a run fails.
+fn check(pool: &Pool, name: &str, kind: &str, source: &str) -> Result<StrategyInfo, Problem> {
     if !matches!(kind, "python" | "rules" | "builtin") {
         return Err(Problem::validation(
             "kind",
@@ -104,12 +106,15 @@ fn check(name: &str, kind: &str, source: &str) -> Result<StrategyInfo, Problem> 
     if source.len() > MAX_SOURCE {
         return Err(Problem::validation(
             "source",
-            format!("the source is {} bytes; the limit is {MAX_SOURCE}", source.len()),
+            format!(
+                "the source is {} bytes; the limit is {MAX_SOURCE}",
+                source.len()
+            ),
         ));
     }
-    compile_strategy(kind, name, source)
-        .map(|(_, info)| info)
-        .map_err(Problem::from)
+    let (code, info) = compile_strategy(kind, name, source)?;
+    check_compiles(&code, pool)?;
+    Ok(info)
 }
 
 fn sha256(s: &str) -> String {
@@ -120,13 +125,15 @@ fn sha256(s: &str) -> String {
 #[utoipa::path(post, path = "/v1/strategies/validate", tag = "strategies", request_body = NewStrategy,
     responses((status = 200, body = Validated), (status = 422, description = "problems with file, line and column")))]
 pub async fn validate(
+    State(app): State<AppState>,
     p: Principal,
     ApiJson(body): ApiJson<NewStrategy>,
 ) -> Result<Json<Validated>, Problem> {
     p.require(Scope::Read)?;
     let name = check_name("name", &body.name)?.to_string();
     let kind = body.kind.clone();
-    let info = tokio::task::spawn_blocking(move || check(&name, &kind, &body.source))
+    let pool = app.sandbox.clone();
+    let info = tokio::task::spawn_blocking(move || check(&pool, &name, &kind, &body.source))
         .await
         .map_err(|e| Problem::internal(e.to_string()))??;
     Ok(Json(Validated {
@@ -150,22 +157,43 @@ pub async fn create(
     p.require(Scope::Run)?;
     let name = check_name("name", &body.name)?.to_string();
     let raw = serde_json::to_vec(&body).map_err(|e| Problem::internal(e.to_string()))?;
-    let idem = match idempotency::begin(&app, &p, &headers, "POST /v1/strategies", idempotency::digest(&[&raw])).await? {
+    let idem = match idempotency::begin(
+        &app,
+        &p,
+        &headers,
+        "POST /v1/strategies",
+        idempotency::digest(&[&raw]),
+    )
+    .await?
+    {
         Ok(i) => i,
         Err(replay) => return Ok(replay),
     };
     let (n, k, src) = (name.clone(), body.kind.clone(), body.source.clone());
-    let info = tokio::task::spawn_blocking(move || check(&n, &k, &src))
+    let pool = app.sandbox.clone();
+    let info = tokio::task::spawn_blocking(move || check(&pool, &n, &k, &src))
         .await
         .map_err(|e| Problem::internal(e.to_string()))??;
     let (s, v) = app
         .store
-        .create_strategy(&p.tenant, &name, &body.kind, &body.source, &sha256(&body.source), info.params)
+        .create_strategy(
+            &p.tenant,
+            &name,
+            &body.kind,
+            &body.source,
+            &sha256(&body.source),
+            info.params,
+        )
         .await?;
     let out = view(s, v, true);
     idempotency::remember(&app, &p, idem, StatusCode::CREATED, &out).await?;
     let location = format!("/v1/strategies/{}", out.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(out)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(out),
+    )
+        .into_response())
 }
 
 fn strategy_id(id: &str) -> Result<StrategyId, Problem> {
@@ -199,15 +227,25 @@ pub async fn add_version(
         Err(replay) => return Ok(replay),
     };
     if s.kind == "builtin" {
-        return Err(Problem::validation("source", "a built-in strategy has no code to version"));
+        return Err(Problem::validation(
+            "source",
+            "a built-in strategy has no code to version",
+        ));
     }
     let (n, k, src) = (s.name.clone(), s.kind.clone(), body.source.clone());
-    let info = tokio::task::spawn_blocking(move || check(&n, &k, &src))
+    let pool = app.sandbox.clone();
+    let info = tokio::task::spawn_blocking(move || check(&pool, &n, &k, &src))
         .await
         .map_err(|e| Problem::internal(e.to_string()))??;
     let v = app
         .store
-        .add_strategy_version(&p.tenant, &id, &body.source, &sha256(&body.source), info.params)
+        .add_strategy_version(
+            &p.tenant,
+            &id,
+            &body.source,
+            &sha256(&body.source),
+            info.params,
+        )
         .await?;
     let s = app.store.strategy(&p.tenant, &id).await?;
     let out = view(s, v, true);
@@ -225,7 +263,10 @@ pub async fn list(
 ) -> Result<Json<Listed<serde_json::Value>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page("strategies")?;
-    let l = app.store.strategies(&p.tenant, q.kind.as_deref(), &page).await?;
+    let l = app
+        .store
+        .strategies(&p.tenant, q.kind.as_deref(), &page)
+        .await?;
     Ok(Json(q.listed("strategies", l, |s| {
         serde_json::json!({
             "id": s.id, "name": s.name, "kind": s.kind, "latest_version": s.latest_version,
@@ -255,7 +296,10 @@ pub async fn get_one(
     p.require(Scope::Read)?;
     let id = strategy_id(&id)?;
     let s = app.store.strategy(&p.tenant, &id).await?;
-    let v = app.store.strategy_version(&p.tenant, &id, q.version).await?;
+    let v = app
+        .store
+        .strategy_version(&p.tenant, &id, q.version)
+        .await?;
     Ok(Json(view(s, v, true)))
 }
 
@@ -271,5 +315,7 @@ pub async fn versions(
     let id = strategy_id(&id)?;
     let s = app.store.strategy(&p.tenant, &id).await?;
     let vs = app.store.strategy_versions(&p.tenant, &id).await?;
-    Ok(Json(vs.into_iter().map(|v| view(s.clone(), v, true)).collect()))
+    Ok(Json(
+        vs.into_iter().map(|v| view(s.clone(), v, true)).collect(),
+    ))
 }

@@ -26,7 +26,10 @@ pub struct TenantView {
 
 /// The caller's tenant, role and scopes.
 #[utoipa::path(get, path = "/v1/tenant", tag = "tenant", responses((status = 200, body = TenantView)))]
-pub async fn get_tenant(State(app): State<AppState>, p: Principal) -> Result<Json<TenantView>, Problem> {
+pub async fn get_tenant(
+    State(app): State<AppState>,
+    p: Principal,
+) -> Result<Json<TenantView>, Problem> {
     p.require(Scope::Read)?;
     let t = app.store.tenant(&p.tenant).await?;
     Ok(Json(TenantView {
@@ -110,10 +113,18 @@ impl From<Membership> for MemberView {
 
 /// Lists the tenant's members.
 #[utoipa::path(get, path = "/v1/members", tag = "members", responses((status = 200, body = [MemberView])))]
-pub async fn list_members(State(app): State<AppState>, p: Principal) -> Result<Json<Vec<MemberView>>, Problem> {
+pub async fn list_members(
+    State(app): State<AppState>,
+    p: Principal,
+) -> Result<Json<Vec<MemberView>>, Problem> {
     p.require(Scope::Read)?;
     Ok(Json(
-        app.store.members(&p.tenant).await?.into_iter().map(Into::into).collect(),
+        app.store
+            .members(&p.tenant)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     ))
 }
 
@@ -138,7 +149,9 @@ async fn check_owner_change(
 ) -> Result<(), Problem> {
     let touches_owner = target.role == Role::Owner || new_role == Some(Role::Owner);
     if touches_owner && !p.scopes.contains(&Scope::Owner) {
-        return Err(Problem::forbidden("only an owner may grant or take away the owner role"));
+        return Err(Problem::forbidden(
+            "only an owner may grant or take away the owner role",
+        ));
     }
     if target.role == Role::Owner && new_role != Some(Role::Owner) {
         let owners = app
@@ -149,7 +162,9 @@ async fn check_owner_change(
             .filter(|m| m.role == Role::Owner)
             .count();
         if owners <= 1 {
-            return Err(Problem::conflict("the tenant's last owner cannot be demoted or removed"));
+            return Err(Problem::conflict(
+                "the tenant's last owner cannot be demoted or removed",
+            ));
         }
     }
     Ok(())
@@ -173,7 +188,12 @@ pub async fn set_member_role(
         .await?
         .ok_or_else(|| Problem::not_found("no such member in this tenant"))?;
     check_owner_change(&app, &p, &target, Some(role)).await?;
-    Ok(Json(app.store.set_member_role(&p.tenant, &user, role).await?.into()))
+    Ok(Json(
+        app.store
+            .set_member_role(&p.tenant, &user, role)
+            .await?
+            .into(),
+    ))
 }
 
 /// Removes a member (admin; owner to remove an owner).
@@ -247,7 +267,12 @@ pub async fn list_invitations(
 ) -> Result<Json<Vec<InvitationView>>, Problem> {
     p.require(Scope::Manage)?;
     Ok(Json(
-        app.store.invitations(&p.tenant).await?.into_iter().map(Into::into).collect(),
+        app.store
+            .invitations(&p.tenant)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     ))
 }
 
@@ -267,7 +292,10 @@ pub async fn invite(
     let email = check_email(&body.email)?;
     let days = body.expires_in_days.unwrap_or(7);
     if !(1..=30).contains(&days) {
-        return Err(Problem::validation("expires_in_days", "expires_in_days must be 1 to 30"));
+        return Err(Problem::validation(
+            "expires_in_days",
+            "expires_in_days must be 1 to 30",
+        ));
     }
     let token = new_secret(SecretKind::Invitation);
     let expires_at = now_ns() + i64::from(days) * 86_400 * 1_000_000_000;
@@ -285,11 +313,15 @@ pub fn check_email(email: &str) -> Result<&str, Problem> {
     let e = email.trim();
     let ok = e.len() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.contains('@'));
+        && e.split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.contains('@'));
     if ok {
         Ok(e)
     } else {
-        Err(Problem::validation("email", format!("{email:?} is not an email address")))
+        Err(Problem::validation(
+            "email",
+            format!("{email:?} is not an email address"),
+        ))
     }
 }
 
@@ -360,10 +392,18 @@ pub struct NewKey {
 
 /// Lists the tenant's API keys (admin).
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, body = [KeyView])))]
-pub async fn list_keys(State(app): State<AppState>, p: Principal) -> Result<Json<Vec<KeyView>>, Problem> {
+pub async fn list_keys(
+    State(app): State<AppState>,
+    p: Principal,
+) -> Result<Json<Vec<KeyView>>, Problem> {
     p.require(Scope::Manage)?;
     Ok(Json(
-        app.store.api_keys(&p.tenant).await?.into_iter().map(Into::into).collect(),
+        app.store
+            .api_keys(&p.tenant)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     ))
 }
 
@@ -415,12 +455,26 @@ pub async fn create_key(
     };
     let expires_at = match body.expires_in_days {
         None => None,
-        Some(d) if (1..=3650).contains(&d) => Some(now_ns() + i64::from(d) * 86_400 * 1_000_000_000),
+        Some(d) if (1..=3650).contains(&d) => {
+            Some(now_ns() + i64::from(d) * 86_400 * 1_000_000_000)
+        }
         Some(_) => {
-            return Err(Problem::validation("expires_in_days", "expires_in_days must be 1 to 3650"));
+            return Err(Problem::validation(
+                "expires_in_days",
+                "expires_in_days must be 1 to 3650",
+            ));
         }
     };
-    let (view, _) = issue_key(&app.store, &p.tenant, name, role, &scopes, p.user(), expires_at).await?;
+    let (view, _) = issue_key(
+        &app.store,
+        &p.tenant,
+        name,
+        role,
+        &scopes,
+        p.user(),
+        expires_at,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -310,6 +310,19 @@ fn main_flow_as_a_user(backend: Backend) {
         );
     }
 
+    // What the strategy printed: nothing, as text.
+    let log = server
+        .get(&format!("/v1/backtests/{run_id}/log"))
+        .auth(&token)
+        .send();
+    assert_eq!(log.status, 200, "{log:?}");
+    assert!(
+        log.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain")),
+        "{log:?}"
+    );
+    assert_eq!(log.text(), "", "sma_cross.py prints nothing");
+
     // The built-in on the same data.
     let bt = server
         .post("/v1/backtests")
@@ -961,18 +974,33 @@ fn bad_queries_cursors_and_paths_are_problems(backend: Backend) {
         .send()
         .problem(404);
 
-    // Query strings are checked as strictly as bodies.
+    // Query strings are checked as strictly as bodies: each bad one a 4xx problem (all
+    // checked, then every miss reported at once).
+    let mut misses = Vec::new();
     for query in [
         "/v1/datasets?limit=0",
         "/v1/datasets?limit=ten",
         "/v1/datasets?colour=blue",
         "/v1/backtests?status=sleeping",
-        "/v1/strategies?order=sideways",
+        "/v1/jobs?order=sideways",
+        "/v1/strategies?kind=python&limit=-1",
         "/v1/strategies/{strategy}?version=latest",
+        "/v1/strategies/{strategy}?version=1&colour=blue",
     ] {
         let path = query.replace("{strategy}", &c.strategy_id);
-        server.get(&path).auth(key).send().client_problem();
+        let r = server.get(&path).auth(key).send();
+        let problem = r
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/problem+json"));
+        if !(400..500).contains(&r.status) || !problem {
+            misses.push(format!("{r:?}"));
+        }
     }
+    assert!(
+        misses.is_empty(),
+        "bad query strings without a 4xx problem:\n{}",
+        misses.join("\n")
+    );
     c.unchanged("a bad query");
 }
 

@@ -5,7 +5,7 @@
 //! Every test runs once per backend: [`backend_tests!`] turns `fn name(backend: Backend)` into
 //! the tests `sqlite::name` and `postgres::name`. The PostgreSQL ones get a fresh database from
 //! `qf_store::testing`, which skips them with a notice when no server is reachable (and fails
-//! them under `CI=1`).
+//! them under CI, where `CI` is set).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};

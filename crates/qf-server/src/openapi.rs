@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{datasets, jobs, runs, session, strategies, tenant};
+use crate::routes::{datasets, jobs, ops, runs, session, strategies, tenant};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::routes::{datasets, jobs, runs, session, strategies, tenant};
         runs::report, runs::trades, runs::equity, runs::log,
         runs::submit_sweep, runs::list_sweeps, runs::get_sweep, runs::cancel_sweep, runs::sweep_table,
         jobs::list, jobs::get_one, jobs::cancel,
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi, ops::docs,
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),

@@ -18,16 +18,28 @@ struct Migration {
 }
 
 /// SQLite migrations, in order. Names match [`POSTGRES`] one for one.
-const SQLITE: &[Migration] = &[Migration {
-    name: "0001_init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        name: "0001_init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        name: "0002_queue_index",
+        sql: include_str!("../migrations/sqlite/0002_queue_index.sql"),
+    },
+];
 
 /// PostgreSQL migrations, in order.
-const POSTGRES: &[Migration] = &[Migration {
-    name: "0001_init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        name: "0001_init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        name: "0002_queue_index",
+        sql: include_str!("../migrations/postgres/0002_queue_index.sql"),
+    },
+];
 
 /// An arbitrary constant naming the PostgreSQL advisory lock that serialises migrations, so
 /// that several replicas starting at once apply each migration exactly once.

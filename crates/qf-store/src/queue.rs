@@ -23,9 +23,11 @@
 //!
 //! On PostgreSQL a claim is one autocommitted statement (expired-lease sweep, pick with
 //! `FOR UPDATE SKIP LOCKED`, job and run update, all as data-modifying CTEs): one round
-//! trip. Completion and heartbeats are one statement each too. The pick walks the partial index `jobs_claim` in claim order and
-//! stops at the first eligible row. On SQLite the same steps run as separate statements
-//! under one `BEGIN IMMEDIATE`, which is cheap in-process.
+//! trip. Completion and heartbeats are one statement each too. The pick reads queued jobs
+//! through the partial index `jobs_queue` in claim order and running ones through
+//! `jobs_running`, stopping at the first eligible row, so its cost does not grow with the
+//! number of queued, running or finished jobs. On SQLite the same steps run as separate
+//! statements under one `BEGIN IMMEDIATE`, which is cheap in-process.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -67,19 +69,36 @@ pub enum Heartbeat {
 /// Longest retry backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
-/// Jobs that may be claimed at `$1` (now), skipping tenants with `$4` live leases. Running
-/// jobs qualify only when their lease ran out, attempts remain and no cancel is pending:
-/// the others are settled by [`EXPIRED_FINAL`] first.
-const ELIGIBLE: &str = "state IN ('queued', 'running') \
-    AND ((state = 'queued' AND run_after <= $1) \
-         OR (state = 'running' AND lease_expires_at < $1 \
-             AND attempts < max_attempts AND cancel_requested = 0)) \
-    AND tenant_id NOT IN (SELECT tenant_id FROM jobs \
-                          WHERE state = 'running' AND lease_expires_at >= $1 \
-                          GROUP BY tenant_id HAVING COUNT(*) >= $4)";
+/// Skips tenants that already have `$4` jobs running under leases still live at `$1`.
+const NOT_BUSY: &str = "tenant_id NOT IN (SELECT tenant_id FROM jobs \
+    WHERE state = 'running' AND lease_expires_at >= $1 \
+    GROUP BY tenant_id HAVING COUNT(*) >= $4)";
 
-/// Claim order (matches the index `jobs_claim`).
+/// Claim order (matches the index `jobs_queue`).
 const CLAIM_ORDER: &str = "ORDER BY priority DESC, run_after, id";
+
+/// The id of the job to claim at `$1`: the first in claim order among the queued jobs that
+/// are due and the running jobs whose worker is gone (lease expired) with attempts left and
+/// no cancel pending; expired jobs that may not run again are settled by [`EXPIRED_FINAL`]
+/// first. The two kinds are searched apart, each through its own partial index, so a claim
+/// never walks past the running jobs to reach a queued one; each search stops at its first
+/// eligible row, locked with `lock` (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+fn pick_sql(lock: &str) -> String {
+    format!(
+        "SELECT id FROM ( \
+            SELECT * FROM ( \
+                SELECT id, priority, run_after FROM jobs \
+                WHERE state = 'queued' AND run_after <= $1 AND {NOT_BUSY} \
+                {CLAIM_ORDER} LIMIT 1{lock}) AS due \
+            UNION ALL \
+            SELECT * FROM ( \
+                SELECT id, priority, run_after FROM jobs \
+                WHERE state = 'running' AND lease_expires_at < $1 \
+                  AND attempts < max_attempts AND cancel_requested = 0 AND {NOT_BUSY} \
+                {CLAIM_ORDER} LIMIT 1{lock}) AS orphaned \
+         ) AS candidates {CLAIM_ORDER} LIMIT 1"
+    )
+}
 
 /// Running jobs at `$1` whose worker is gone and that must not run again.
 const EXPIRED_FINAL: &str = "state = 'running' AND lease_expires_at < $1 \
@@ -125,9 +144,7 @@ static PG_CLAIM: LazyLock<String> = LazyLock::new(|| {
                 error = CASE WHEN s.state = 'cancelled' THEN runs.error ELSE $5 END, \
                 finished_at = $1 \
             FROM swept s WHERE runs.id = s.run_id), \
-         picked AS ( \
-            SELECT id FROM jobs WHERE {ELIGIBLE} {CLAIM_ORDER} \
-            LIMIT 1 FOR UPDATE SKIP LOCKED), \
+         picked AS ({pick}), \
          claimed AS ( \
             UPDATE jobs {TAKE} WHERE id IN (SELECT id FROM picked) \
             RETURNING {cols}), \
@@ -135,6 +152,17 @@ static PG_CLAIM: LazyLock<String> = LazyLock::new(|| {
             UPDATE runs SET status = 'running', started_at = COALESCE(runs.started_at, $1) \
             FROM claimed c WHERE runs.id = c.run_id) \
          SELECT {cols} FROM claimed",
+        pick = pick_sql(" FOR UPDATE SKIP LOCKED"),
+        cols = jobs::COLUMNS
+    )
+});
+
+/// The SQLite claim: [`TAKE`] applied to the row [`pick_sql`] chooses. SQLite needs no row
+/// locks; the `BEGIN IMMEDIATE` transaction around it excludes every other writer.
+static SQLITE_CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs {TAKE} WHERE id = ({pick}) RETURNING {cols}",
+        pick = pick_sql(""),
         cols = jobs::COLUMNS
     )
 });
@@ -193,18 +221,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let claimed = sqlx::query(&format!(
-                    "UPDATE jobs {TAKE} \
-                     WHERE id = (SELECT id FROM jobs WHERE {ELIGIBLE} {CLAIM_ORDER} LIMIT 1) \
-                     RETURNING {}",
-                    jobs::COLUMNS
-                ))
-                .bind(now)
-                .bind(opts.worker)
-                .bind(lease_until)
-                .bind(limit)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let claimed = sqlx::query(&SQLITE_CLAIM)
+                    .bind(now)
+                    .bind(opts.worker)
+                    .bind(lease_until)
+                    .bind(limit)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if let Some(job) = &claimed
                     && let Some(run) = decode::text_opt(job, "run_id")?
                 {

@@ -108,7 +108,7 @@ async fn migrate_twice_is_a_no_op(store: Store) {
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec!["0001_init".to_string()]
+        ["0001_init", "0002_queue_index"]
     );
     store.ping().await.unwrap();
 }
@@ -1748,7 +1748,7 @@ async fn in_memory_sqlite_keeps_its_one_database() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     assert_eq!(
         store.migrate().await.unwrap(),
-        vec!["0001_init".to_string()]
+        ["0001_init", "0002_queue_index"]
     );
     let t = store.create_tenant("A").await.unwrap();
     // Later calls reach the same database (one pooled connection that is never retired).

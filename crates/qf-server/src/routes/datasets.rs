@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::catalog;
 use crate::idempotency;
-use crate::problem::Problem;
+use crate::problem::{ApiQuery, Problem};
 use crate::routes::tenant::check_name;
 use crate::routes::{ListQuery, Listed};
 
@@ -80,7 +80,7 @@ pub struct UploadQuery {
 pub async fn upload(
     State(app): State<AppState>,
     p: Principal,
-    Query(q): Query<UploadQuery>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, Problem> {
@@ -297,7 +297,7 @@ fn dataset_id(id: &str) -> Result<DatasetId, Problem> {
 pub async fn list(
     State(app): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Listed<DatasetView>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page("datasets")?;

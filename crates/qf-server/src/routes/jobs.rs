@@ -1,7 +1,7 @@
 //! Jobs: the queue entries behind runs, for watching and cancelling work.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -9,7 +9,7 @@ use qf_store::{Job, JobId, JobState};
 
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
-use crate::problem::Problem;
+use crate::problem::{ApiQuery, Problem};
 use crate::routes::{ListQuery, Listed};
 
 /// A queued unit of work.
@@ -63,7 +63,7 @@ fn job_id(id: &str) -> Result<JobId, Problem> {
 pub async fn list(
     State(app): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Listed<JobView>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page("jobs")?;

@@ -2,7 +2,7 @@
 //! artifacts (report HTML, trades CSV, equity CSV, sweep table CSV).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use crate::execute::{
     BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy,
 };
 use crate::idempotency;
-use crate::problem::Problem;
+use crate::problem::{ApiQuery, Problem};
 use crate::routes::datasets::artifact_response;
 use crate::routes::{ListQuery, Listed};
 
@@ -318,7 +318,7 @@ async fn list(
 pub async fn list_backtests(
     State(app): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Listed<RunView>>, Problem> {
     list(app, p, q, RunKind::Backtest, "backtests").await
 }
@@ -329,7 +329,7 @@ pub async fn list_backtests(
 pub async fn list_sweeps(
     State(app): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Listed<RunView>>, Problem> {
     list(app, p, q, RunKind::Sweep, "sweeps").await
 }

@@ -2,7 +2,7 @@
 //! versions after the same checks as `qf strategy check`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::execute::{StrategyInfo, check_compiles, compile_strategy};
 use crate::idempotency;
-use crate::problem::{ApiJson, Problem};
+use crate::problem::{ApiJson, ApiQuery, Problem};
 use crate::routes::tenant::check_name;
 use crate::routes::{ListQuery, Listed};
 use qf_sandbox::pool::Pool;
@@ -259,7 +259,7 @@ pub async fn add_version(
 pub async fn list(
     State(app): State<AppState>,
     p: Principal,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Listed<serde_json::Value>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page("strategies")?;
@@ -291,7 +291,7 @@ pub async fn get_one(
     State(app): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<VersionQuery>,
+    ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> Result<Json<StrategyView>, Problem> {
     p.require(Scope::Read)?;
     let id = strategy_id(&id)?;

@@ -69,10 +69,12 @@ pub enum Heartbeat {
 /// Longest retry backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
-/// Skips tenants that already have `$4` jobs running under leases still live at `$1`.
-const NOT_BUSY: &str = "tenant_id NOT IN (SELECT tenant_id FROM jobs \
-    WHERE state = 'running' AND lease_expires_at >= $1 \
-    GROUP BY tenant_id HAVING COUNT(*) >= $4)";
+/// Skips tenants that already have `$4` jobs running under leases still live at `$1`. When
+/// there is no limit (`$4` = `i64::MAX`) the first arm short-circuits and the running jobs
+/// are not counted at all.
+const NOT_BUSY: &str = "($4 = 9223372036854775807 OR tenant_id NOT IN ( \
+    SELECT tenant_id FROM jobs WHERE state = 'running' AND lease_expires_at >= $1 \
+    GROUP BY tenant_id HAVING COUNT(*) >= $4))";
 
 /// Claim order (matches the index `jobs_queue`).
 const CLAIM_ORDER: &str = "ORDER BY priority DESC, run_after, id";

@@ -90,7 +90,7 @@ fn opts(worker: &str) -> ClaimOptions<'_> {
 fn short_lease(worker: &str) -> ClaimOptions<'_> {
     ClaimOptions {
         worker,
-        lease: Duration::from_millis(50),
+        lease: Duration::from_millis(250),
         tenant_limit: 0,
     }
 }
@@ -1108,8 +1108,13 @@ async fn lease_expiry_reclaims_and_counts_attempts(store: Store) {
     assert_eq!((first.id.clone(), first.attempts), (job.clone(), 1));
     // While the lease is live nobody else gets it.
     assert!(store.claim(&opts("w2")).await.unwrap().is_none());
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Queued jobs submitted meanwhile: one ranks above the orphaned job, one below.
+    let (_, urgent) = submit(&store, &f, 1).await;
+    let (_, later) = submit(&store, &f, -1).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
 
+    // Orphaned and queued jobs share one claim order.
+    assert_eq!(store.claim(&opts("w3")).await.unwrap().unwrap().id, urgent);
     let second = store.claim(&opts("w2")).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -1157,6 +1162,7 @@ async fn lease_expiry_reclaims_and_counts_attempts(store: Store) {
             .await
             .unwrap()
     );
+    assert_eq!(store.claim(&opts("w3")).await.unwrap().unwrap().id, later);
     let run = store.run(&f.tenant, &run).await.unwrap();
     assert_eq!(
         (run.status, run.result),
@@ -1172,7 +1178,7 @@ async fn lease_expiry_on_last_attempt_is_dead(store: Store) {
         .unwrap();
     let (_, other) = submit(&store, &f, -1).await;
     store.claim(&short_lease("w1")).await.unwrap().unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
 
     // The expired job has no attempts left: it is settled, and the claim moves on.
     let next = store.claim(&opts("w2")).await.unwrap().unwrap();
@@ -1192,7 +1198,7 @@ async fn retry_backoff_then_dead(store: Store) {
         .submit_run(&f.tenant, &new_run(&f, 0, 2))
         .await
         .unwrap();
-    let base = Duration::from_millis(150);
+    let base = Duration::from_millis(300);
     store.claim(&opts("w")).await.unwrap().unwrap();
     let before = now_ns();
     let state = store
@@ -1211,7 +1217,7 @@ async fn retry_backoff_then_dead(store: Store) {
         (JobState::Queued, None, None)
     );
     assert!(
-        queued.run_after >= before + 150_000_000,
+        queued.run_after >= before + 300_000_000,
         "backoff base · 2^0"
     );
     assert!(queued.last_error.as_deref().unwrap().contains("flaky"));
@@ -1221,7 +1227,7 @@ async fn retry_backoff_then_dead(store: Store) {
     );
     // Not claimable until the backoff has passed.
     assert!(store.claim(&opts("w")).await.unwrap().is_none());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     let again = store.claim(&opts("w")).await.unwrap().unwrap();
     assert_eq!((again.id.clone(), again.attempts), (job.id.clone(), 2));
     assert_eq!(
@@ -1402,7 +1408,7 @@ async fn cancel_queued_and_running(store: Store) {
     let (run5, job5) = submit(&store, &f, 0).await;
     store.claim(&short_lease("w")).await.unwrap().unwrap();
     store.cancel_run(&f.tenant, &run5).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
     assert!(store.claim(&opts("w2")).await.unwrap().is_none());
     assert_eq!(
         store.job(&f.tenant, &job5).await.unwrap().state,

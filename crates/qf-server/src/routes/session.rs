@@ -55,7 +55,7 @@ pub struct Refresh {
 }
 
 /// Signs a person in with email and password.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, security(()),
     responses((status = 200, body = Tokens), (status = 401, description = "wrong email or password")))]
 pub async fn login(
     State(app): State<AppState>,
@@ -150,7 +150,7 @@ fn secs_ns(secs: u64) -> i64 {
 }
 
 /// Exchanges a refresh token for new tokens; the old pair stops working (rotation).
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = Refresh,
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = Refresh, security(()),
     responses((status = 200, body = Tokens), (status = 401)))]
 pub async fn refresh(
     State(app): State<AppState>,
@@ -228,7 +228,7 @@ pub struct Accept {
 
 /// Accepts an invitation: creates the account if the email has none, joins the tenant with
 /// the invited role, and signs in.
-#[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = Accept,
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = Accept, security(()),
     responses((status = 200, body = Tokens), (status = 404, description = "unknown, used, revoked or expired invitation")))]
 pub async fn accept_invitation(
     State(app): State<AppState>,

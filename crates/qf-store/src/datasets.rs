@@ -112,14 +112,7 @@ impl Store {
     /// Dataset `id` of `t`.
     pub async fn dataset(&self, t: &TenantId, id: &DatasetId) -> Result<Dataset> {
         let mut tx = self.read(Scope::Tenant(t)).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM datasets WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(t.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row = crate::db::fetch_row(&mut tx, "datasets", COLUMNS, t, id.as_str(), "").await?;
         tx.commit().await?;
         Dataset::from_row(&row)
     }

@@ -78,6 +78,26 @@ const SQLITE_PRAGMAS: [&str; 4] = [
 /// A transaction of the store's pool.
 pub(crate) type Tx = Transaction<'static, Any>;
 
+/// Row `id` of tenant `t` from `table` (its `columns`), read inside `tx`, with `suffix`
+/// appended to the statement (a row lock, or nothing); `NotFound` when there is none.
+pub(crate) async fn fetch_row(
+    tx: &mut Tx,
+    table: &str,
+    columns: &str,
+    t: &TenantId,
+    id: &str,
+    suffix: &str,
+) -> Result<sqlx::any::AnyRow> {
+    sqlx::query(&format!(
+        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2{suffix}"
+    ))
+    .bind(t.as_str())
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
 /// Whose rows a transaction may see on PostgreSQL (see the module docs).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Scope<'a> {

@@ -135,15 +135,8 @@ impl Job {
 
 /// Job `id` of `t`, row-locked until `tx` ends (on SQLite the write transaction is the lock).
 pub(crate) async fn lock(tx: &mut Tx, dialect: Dialect, t: &TenantId, id: &JobId) -> Result<Job> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2{}",
-        dialect.for_update()
-    ))
-    .bind(t.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row =
+        crate::db::fetch_row(tx, "jobs", COLUMNS, t, id.as_str(), dialect.for_update()).await?;
     Job::from_row(&row)
 }
 
@@ -193,14 +186,7 @@ impl Store {
     /// Job `id` of `t`.
     pub async fn job(&self, t: &TenantId, id: &JobId) -> Result<Job> {
         let mut tx = self.read(Scope::Tenant(t)).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(t.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row = crate::db::fetch_row(&mut tx, "jobs", COLUMNS, t, id.as_str(), "").await?;
         tx.commit().await?;
         Job::from_row(&row)
     }

@@ -199,14 +199,7 @@ impl Run {
 
 /// Run `id` of `t` read inside `tx`.
 pub(crate) async fn fetch(tx: &mut crate::db::Tx, t: &TenantId, id: &RunId) -> Result<Run> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(t.as_str())
-    .bind(id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = crate::db::fetch_row(tx, "runs", COLUMNS, t, id.as_str(), "").await?;
     Run::from_row(&row)
 }
 

@@ -174,14 +174,7 @@ impl Store {
     /// Strategy `id` of `t`.
     pub async fn strategy(&self, t: &TenantId, id: &StrategyId) -> Result<Strategy> {
         let mut tx = self.read(Scope::Tenant(t)).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM strategies WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(t.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row = crate::db::fetch_row(&mut tx, "strategies", COLUMNS, t, id.as_str(), "").await?;
         tx.commit().await?;
         Strategy::from_row(&row)
     }

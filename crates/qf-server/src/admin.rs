@@ -21,13 +21,6 @@ pub struct NewTenant {
     pub owner_user_id: Option<String>,
 }
 
-fn all_scopes(role: Role) -> Vec<String> {
-    Scope::of_role(role)
-        .iter()
-        .map(|s| s.as_str().to_string())
-        .collect()
-}
-
 fn parse_role(s: &str) -> anyhow::Result<Role> {
     Role::parse(s)
         .ok_or_else(|| anyhow::anyhow!("role must be owner, admin, developer or viewer, not {s:?}"))
@@ -56,7 +49,7 @@ pub async fn create_tenant(
         &tenant.id,
         "owner key (qf admin)",
         Role::Owner,
-        &all_scopes(Role::Owner),
+        &Scope::names(Scope::of_role(Role::Owner)),
         None,
         None,
     )
@@ -154,11 +147,18 @@ pub async fn create_key(
     let role = parse_role(role)?;
     let t = tenant_id(store, tenant).await?;
     let name = check_name("name", name).map_err(problem)?;
-    let expires_at =
-        expires_in_days.map(|d| qf_store::now_ns() + i64::from(d) * 86_400 * 1_000_000_000);
-    let (view, secret) = issue_key(store, &t, name, role, &all_scopes(role), None, expires_at)
-        .await
-        .map_err(problem)?;
+    let expires_at = expires_in_days.map(crate::auth::days_from_now);
+    let (view, secret) = issue_key(
+        store,
+        &t,
+        name,
+        role,
+        &Scope::names(Scope::of_role(role)),
+        None,
+        expires_at,
+    )
+    .await
+    .map_err(problem)?;
     Ok(NewKey {
         key_id: view.id,
         tenant_id: t.to_string(),

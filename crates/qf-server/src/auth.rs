@@ -55,6 +55,11 @@ impl Scope {
         Scope::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
+    /// Scope names, as API keys store them.
+    pub fn names(scopes: &[Scope]) -> Vec<String> {
+        scopes.iter().map(|s| s.as_str().to_string()).collect()
+    }
+
     /// The scopes a role grants: viewer reads; developer runs; admin manages keys and
     /// members; owner manages the tenant.
     pub fn of_role(role: Role) -> &'static [Scope] {
@@ -164,14 +169,31 @@ pub fn new_secret(kind: SecretKind) -> String {
     )
 }
 
-/// The stored form of a secret: hex SHA-256.
-pub fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+/// Lower-case hex of `bytes`. Runs on every authenticated request (the key's hash), so it
+/// writes into one buffer instead of formatting byte by byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     out
+}
+
+/// Hex SHA-256 of `bytes`: the stored form of a secret, and a strategy version's `sha256`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The stored form of a secret: hex SHA-256.
+pub fn hash_secret(secret: &str) -> String {
+    sha256_hex(secret.as_bytes())
+}
+
+/// The time `days` days from now, ns since the epoch (key and invitation expiry).
+pub fn days_from_now(days: u32) -> i64 {
+    qf_store::now_ns() + i64::from(days) * 86_400 * 1_000_000_000
 }
 
 /// The part of an API key shown in listings, enough to recognise it: `qf_` and 8 characters.
@@ -317,5 +339,30 @@ async fn resolve(app: &AppState, secret: &str) -> Result<Principal, Problem> {
         })
     } else {
         Err(invalid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_is_plain_sha256() {
+        // FIPS 180-2 test vector.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
+
+    #[test]
+    fn roles_grant_nested_scopes() {
+        assert_eq!(Scope::names(Scope::of_role(Role::Viewer)), ["read"]);
+        assert_eq!(
+            Scope::names(Scope::of_role(Role::Admin)),
+            ["read", "run", "manage"]
+        );
+        assert_eq!(Scope::of_role(Role::Owner), Scope::ALL);
     }
 }

@@ -112,7 +112,7 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
         None => {
             let (_, info) = crate::execute::compile_strategy("python", "sma_cross", STRATEGY)
                 .map_err(|p| anyhow::anyhow!("demo strategy: {}", p.to_json()))?;
-            let sha = crate::idempotency::digest(&[STRATEGY.as_bytes()]);
+            let sha = crate::auth::sha256_hex(STRATEGY.as_bytes());
             store
                 .create_strategy(&tenant, "sma_cross", "python", STRATEGY, &sha, info.params)
                 .await?
@@ -120,10 +120,7 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
                 .id
         }
     };
-    let scopes: Vec<String> = Scope::of_role(Role::Owner)
-        .iter()
-        .map(|s| s.as_str().to_string())
-        .collect();
+    let scopes = Scope::names(Scope::of_role(Role::Owner));
     let (_, key) = issue_key(store, &tenant, "demo key", Role::Owner, &scopes, None, None)
         .await
         .map_err(|p| anyhow::anyhow!("demo key: {}", p))?;

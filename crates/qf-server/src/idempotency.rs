@@ -28,7 +28,7 @@ pub fn digest(parts: &[&[u8]]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::auth::hex(&h.finalize())
 }
 
 /// Reads the request's key, if any, and checks it: `Ok(Err(response))` is the stored answer to

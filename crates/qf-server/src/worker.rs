@@ -191,56 +191,38 @@ async fn execute(
     .map_err(internal)?;
     let pool = app.sandbox.clone();
     let request = run.request.clone();
-    let artifacts: Vec<(&'static str, Vec<u8>)>;
-    let result = match run.kind {
-        RunKind::Backtest => {
-            let out = tokio::task::spawn_blocking(move || {
-                let (code, _) =
-                    execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
-                        .map_err(|p| ExecError::Tenant {
-                            problem: p.to_json(),
-                        })?;
-                let req: BacktestRequest = serde_json::from_value(request)
-                    .map_err(|e| ExecError::Invalid(e.to_string()))?;
-                execute::run_backtest(&code, &req, series, data, &pool, &cancel)
-            })
-            .await
-            .map_err(internal)??;
-            artifacts = vec![
-                (
-                    "result.json",
-                    serde_json::to_vec(&out.result).map_err(internal)?,
-                ),
-                ("trades.csv", out.trades_csv),
-                ("equity.csv", out.equity_csv),
-                ("report.html", out.report_html.into_bytes()),
-                ("log.txt", out.log.into_bytes()),
-            ];
-            out.result
-        }
-        RunKind::Sweep => {
-            let out = tokio::task::spawn_blocking(move || {
-                let (code, _) =
-                    execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
-                        .map_err(|p| ExecError::Tenant {
-                            problem: p.to_json(),
-                        })?;
-                let req: SweepRequest = serde_json::from_value(request)
-                    .map_err(|e| ExecError::Invalid(e.to_string()))?;
-                execute::run_sweep(&code, &req, series, data, &pool, &cancel)
-            })
-            .await
-            .map_err(internal)??;
-            artifacts = vec![
-                (
-                    "result.json",
-                    serde_json::to_vec(&out.result).map_err(internal)?,
-                ),
-                ("sweep.csv", out.table_csv),
-            ];
-            out.result
-        }
-    };
+    // One blocking task compiles the strategy and runs it; the result object is stored too.
+    let (result, mut artifacts) = tokio::task::spawn_blocking(move || {
+        let (code, _) = execute::compile_strategy(&strategy.kind, &strategy.name, &version.source)
+            .map_err(|p| ExecError::Tenant {
+                problem: p.to_json(),
+            })?;
+        let invalid = |e: serde_json::Error| ExecError::Invalid(e.to_string());
+        Ok::<_, ExecError>(match run.kind {
+            RunKind::Backtest => {
+                let req: BacktestRequest = serde_json::from_value(request).map_err(invalid)?;
+                let out = execute::run_backtest(&code, &req, series, data, &pool, &cancel)?;
+                let files: Vec<(&'static str, Vec<u8>)> = vec![
+                    ("trades.csv", out.trades_csv),
+                    ("equity.csv", out.equity_csv),
+                    ("report.html", out.report_html.into_bytes()),
+                    ("log.txt", out.log.into_bytes()),
+                ];
+                (out.result, files)
+            }
+            RunKind::Sweep => {
+                let req: SweepRequest = serde_json::from_value(request).map_err(invalid)?;
+                let out = execute::run_sweep(&code, &req, series, data, &pool, &cancel)?;
+                (out.result, vec![("sweep.csv", out.table_csv)])
+            }
+        })
+    })
+    .await
+    .map_err(internal)??;
+    artifacts.push((
+        "result.json",
+        serde_json::to_vec(&result).map_err(internal)?,
+    ));
     for (name, bytes) in artifacts {
         catalog::put_artifact(&app.objects, t.as_str(), run_id.as_str(), name, bytes)
             .await

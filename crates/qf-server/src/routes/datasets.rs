@@ -283,7 +283,7 @@ async fn save(
     }
     Ok(Written {
         bytes,
-        sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: crate::auth::hex(&hash.finalize()),
     })
 }
 

@@ -118,7 +118,7 @@ fn check(pool: &Pool, name: &str, kind: &str, source: &str) -> Result<StrategyIn
 }
 
 fn sha256(s: &str) -> String {
-    idempotency::digest(&[s.as_bytes()])
+    crate::auth::sha256_hex(s.as_bytes())
 }
 
 /// Checks a strategy without saving it.

@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use qf_store::{ApiKey, ApiKeyId, Invitation, InvitationId, Membership, Role, UserId, now_ns};
+use qf_store::{ApiKey, ApiKeyId, Invitation, InvitationId, Membership, Role, UserId};
 
 use crate::app::AppState;
-use crate::auth::{Principal, Scope, SecretKind, hash_secret, key_prefix, new_secret};
+use crate::auth::{
+    Principal, Scope, SecretKind, days_from_now, hash_secret, key_prefix, new_secret,
+};
 use crate::problem::{ApiJson, Problem};
 
 /// The caller's tenant.
@@ -24,6 +26,19 @@ pub struct TenantView {
     pub scopes: Vec<String>,
 }
 
+impl TenantView {
+    /// The tenant as `p` sees it.
+    fn new(t: qf_store::Tenant, p: &Principal) -> Self {
+        TenantView {
+            id: t.id.to_string(),
+            name: t.name,
+            created_at: t.created_at,
+            role: p.role.as_str().into(),
+            scopes: Scope::names(&p.scopes),
+        }
+    }
+}
+
 /// The caller's tenant, role and scopes.
 #[utoipa::path(get, path = "/v1/tenant", tag = "tenant", responses((status = 200, body = TenantView)))]
 pub async fn get_tenant(
@@ -32,13 +47,7 @@ pub async fn get_tenant(
 ) -> Result<Json<TenantView>, Problem> {
     p.require(Scope::Read)?;
     let t = app.store.tenant(&p.tenant).await?;
-    Ok(Json(TenantView {
-        id: t.id.to_string(),
-        name: t.name,
-        created_at: t.created_at,
-        role: p.role.as_str().into(),
-        scopes: p.scopes.iter().map(|s| s.as_str().to_string()).collect(),
-    }))
+    Ok(Json(TenantView::new(t, &p)))
 }
 
 /// `PATCH /v1/tenant` body.
@@ -59,13 +68,7 @@ pub async fn rename_tenant(
     p.require(Scope::Owner)?;
     let name = check_name("name", &body.name)?;
     let t = app.store.rename_tenant(&p.tenant, name).await?;
-    Ok(Json(TenantView {
-        id: t.id.to_string(),
-        name: t.name,
-        created_at: t.created_at,
-        role: p.role.as_str().into(),
-        scopes: p.scopes.iter().map(|s| s.as_str().to_string()).collect(),
-    }))
+    Ok(Json(TenantView::new(t, &p)))
 }
 
 /// Checks a human-given name: trimmed, 1 to 100 characters, no control characters.
@@ -298,7 +301,7 @@ pub async fn invite(
         ));
     }
     let token = new_secret(SecretKind::Invitation);
-    let expires_at = now_ns() + i64::from(days) * 86_400 * 1_000_000_000;
+    let expires_at = days_from_now(days);
     let inv = app
         .store
         .create_invitation(&p.tenant, email, role, &hash_secret(&token), expires_at)
@@ -430,7 +433,7 @@ pub async fn create_key(
     }
     let allowed = Scope::of_role(role);
     let scopes: Vec<String> = match &body.scopes {
-        None => allowed.iter().map(|s| s.as_str().to_string()).collect(),
+        None => Scope::names(allowed),
         Some(list) => {
             let mut out = Vec::new();
             for s in list {
@@ -455,9 +458,7 @@ pub async fn create_key(
     };
     let expires_at = match body.expires_in_days {
         None => None,
-        Some(d) if (1..=3650).contains(&d) => {
-            Some(now_ns() + i64::from(d) * 86_400 * 1_000_000_000)
-        }
+        Some(d) if (1..=3650).contains(&d) => Some(days_from_now(d)),
         Some(_) => {
             return Err(Problem::validation(
                 "expires_in_days",

@@ -474,18 +474,27 @@ fn main_flow_as_a_user(backend: Backend) {
     assert_ne!(token2, token);
     server.get("/v1/tenant").auth(&token).send().problem(401);
     server.get("/v1/tenant").auth(&token2).send().ok(200);
+    // The rotated-away refresh token used again was copied: the whole session goes.
     server
         .post("/v1/auth/refresh")
         .json(&json!({"refresh_token": login["refresh_token"]}))
         .send()
         .problem(401);
-    // Logout ends the session at once, refresh token included.
-    let out = server.post("/v1/auth/logout").auth(&token2).send();
-    assert_eq!(out.status, 204, "{out:?}");
     server.get("/v1/tenant").auth(&token2).send().problem(401);
+    // Logout ends a session at once, refresh token included.
+    let session = server
+        .post("/v1/auth/login")
+        .json(&json!({"email": "dev@acme.test", "password": PASSWORD}))
+        .send()
+        .ok(200);
+    let token3 = str_of(&session, "token");
+    server.get("/v1/tenant").auth(&token3).send().ok(200);
+    let out = server.post("/v1/auth/logout").auth(&token3).send();
+    assert_eq!(out.status, 204, "{out:?}");
+    server.get("/v1/tenant").auth(&token3).send().problem(401);
     server
         .post("/v1/auth/refresh")
-        .json(&json!({"refresh_token": refreshed["refresh_token"]}))
+        .json(&json!({"refresh_token": session["refresh_token"]}))
         .send()
         .problem(401);
     // The owner's session and key are untouched.
@@ -1239,8 +1248,15 @@ fn rate_limit_answers_429_with_headers(backend: Backend) {
 
     let first = server.get("/v1/tenant").auth(&t.key).send();
     assert_eq!(first.status, 200, "{first:?}");
-    assert_eq!(first.header("ratelimit-limit"), Some("3"), "{first:?}");
-    assert_eq!(first.header("ratelimit-remaining"), Some("2"), "{first:?}");
+    // The quota is the sustained rate per one-second window; the burst is in the policy.
+    // Remaining never reads above the quota, though the bucket still holds 2.
+    assert_eq!(first.header("ratelimit-limit"), Some("1"), "{first:?}");
+    assert_eq!(
+        first.header("ratelimit-policy"),
+        Some("1;w=1;burst=3"),
+        "{first:?}"
+    );
+    assert_eq!(first.header("ratelimit-remaining"), Some("1"), "{first:?}");
     assert!(first.header("ratelimit-reset").is_some(), "{first:?}");
     let mut limited = None;
     for _ in 0..10 {
@@ -1259,7 +1275,7 @@ fn rate_limit_answers_429_with_headers(backend: Backend) {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("Retry-After in whole seconds: {r:?}"));
     assert!((1..=3).contains(&retry), "{r:?}");
-    assert_eq!(r.header("ratelimit-limit"), Some("3"), "{r:?}");
+    assert_eq!(r.header("ratelimit-limit"), Some("1"), "{r:?}");
     assert_eq!(r.header("ratelimit-remaining"), Some("0"), "{r:?}");
     assert!(
         r.header("ratelimit-reset")

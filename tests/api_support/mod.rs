@@ -45,6 +45,14 @@ macro_rules! backend_tests {
     };
 }
 
+/// The `qf` under test: this build's, or the one named by `QF_TEST_BIN` — to show that a
+/// test fails on an older build (the binary before a fix), for instance.
+pub fn qf_binary() -> PathBuf {
+    std::env::var_os("QF_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_qf")))
+}
+
 /// A place to run the service: a temporary directory holding the data directory (the SQLite
 /// database, the object store) and the logs, plus the database URL for PostgreSQL.
 pub struct Deployment {
@@ -102,7 +110,7 @@ impl Deployment {
     /// `qf ARGS` with this deployment's configuration and nothing from the caller's: no
     /// stray `QF_*` or `RUST_LOG`, and a working directory without a `qf.toml`.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_qf"));
+        let mut c = Command::new(qf_binary());
         c.args(args).current_dir(self.dir.path());
         for (k, _) in std::env::vars() {
             if (k.starts_with("QF_") && !k.starts_with("QF_TEST_")) || k == "RUST_LOG" {

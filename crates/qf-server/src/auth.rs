@@ -112,14 +112,6 @@ impl Principal {
             )))
         }
     }
-
-    /// The user behind a session, if the caller is a person.
-    pub fn user(&self) -> Option<&UserId> {
-        match &self.actor {
-            Actor::User { user, .. } => Some(user),
-            Actor::Key(_) => None,
-        }
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {

@@ -22,6 +22,10 @@
 //! | `limits.json_max_bytes` | `QF_LIMITS_JSON_MAX_BYTES` | 1 MiB |
 //! | `rate_limit.requests_per_second` | `QF_RATE_LIMIT_REQUESTS_PER_SECOND` | `100` |
 //! | `rate_limit.burst` | `QF_RATE_LIMIT_BURST` | `200` |
+//! | `http.header_timeout_secs` | `QF_HTTP_HEADER_TIMEOUT_SECS` | `10` |
+//! | `http.body_timeout_secs` | `QF_HTTP_BODY_TIMEOUT_SECS` | `30` |
+//! | `http.max_connections_per_ip` | `QF_HTTP_MAX_CONNECTIONS_PER_IP` | `256` (0: no cap) |
+//! | `http.cors_origins` | `QF_HTTP_CORS_ORIGINS` | empty (CORS off) |
 //! | `auth.session_ttl_secs` | `QF_AUTH_SESSION_TTL_SECS` | `900` |
 //! | `auth.refresh_ttl_secs` | `QF_AUTH_REFRESH_TTL_SECS` | 30 days |
 //! | `jobs.lease_secs` | `QF_JOBS_LEASE_SECS` | `30` |
@@ -92,6 +96,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Per-principal request rate limit.
     pub rate_limit: RateLimitConfig,
+    /// Connection handling: slow clients, connection caps, browser origins.
+    pub http: HttpConfig,
     /// Session lifetimes.
     pub auth: AuthConfig,
     /// The job queue.
@@ -125,6 +131,38 @@ pub struct RateLimitConfig {
     /// Requests that may arrive at once after a quiet spell (`QF_RATE_LIMIT_BURST`); default
     /// 200.
     pub burst: u32,
+}
+
+/// `[http]`: how long a client may take, how many connections one address may hold, and
+/// which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's headers; also how long a kept-alive
+    /// connection may sit idle between requests (`QF_HTTP_HEADER_TIMEOUT_SECS`); default 10.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may go without sending a byte before the request is dropped
+    /// (`QF_HTTP_BODY_TIMEOUT_SECS`); default 30.
+    pub body_timeout_secs: u64,
+    /// Open connections one client address may hold (an IPv6 client counts by its /64);
+    /// more are refused (`QF_HTTP_MAX_CONNECTIONS_PER_IP`); default 256, 0 for no cap (behind
+    /// a proxy every client has the proxy's address: cap there instead).
+    pub max_connections_per_ip: u32,
+    /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+    /// `https://app.example.com,https://admin.example.com`, or `*` for any
+    /// (`QF_HTTP_CORS_ORIGINS`); empty (the default) sends no CORS headers.
+    pub cors_origins: String,
+}
+
+impl HttpConfig {
+    /// The CORS origins, trimmed, empty entries dropped.
+    pub fn cors_origin_list(&self) -> Vec<&str> {
+        self.cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
 }
 
 /// `[auth]`: how long credentials issued at login last.
@@ -210,6 +248,7 @@ impl Default for Config {
             workers: 2,
             limits: LimitsConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            http: HttpConfig::default(),
             auth: AuthConfig::default(),
             jobs: JobsConfig::default(),
             sandbox: SandboxConfig::default(),
@@ -233,6 +272,17 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             requests_per_second: 100,
             burst: 200,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections_per_ip: 256,
+            cors_origins: String::new(),
         }
     }
 }
@@ -411,6 +461,8 @@ enum Kind {
     Text,
     /// An optional text: an empty environment value unsets it.
     OptText,
+    /// A comma-separated list in one string; empty means none.
+    List,
     Whole {
         max: u64,
     },
@@ -443,6 +495,10 @@ const KEYS: &[Key] = &[
     key("limits.json_max_bytes", Kind::Bytes, None),
     key("rate_limit.requests_per_second", U32, None),
     key("rate_limit.burst", U32, None),
+    key("http.header_timeout_secs", U64, None),
+    key("http.body_timeout_secs", U64, None),
+    key("http.max_connections_per_ip", U32, None),
+    key("http.cors_origins", Kind::List, None),
     key("auth.session_ttl_secs", U64, None),
     key("auth.refresh_ttl_secs", U64, None),
     key("jobs.lease_secs", U64, None),
@@ -459,7 +515,15 @@ const KEYS: &[Key] = &[
     key("log.level", Kind::Text, None),
 ];
 
-const SECTIONS: &[&str] = &["limits", "rate_limit", "auth", "jobs", "sandbox", "log"];
+const SECTIONS: &[&str] = &[
+    "limits",
+    "rate_limit",
+    "http",
+    "auth",
+    "jobs",
+    "sandbox",
+    "log",
+];
 
 const fn key(path: &'static str, kind: Kind, flag: Option<&'static str>) -> Key {
     Key { path, kind, flag }
@@ -722,6 +786,7 @@ impl fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("limits", &self.limits)
             .field("rate_limit", &self.rate_limit)
+            .field("http", &self.http)
             .field("auth", &self.auth)
             .field("jobs", &self.jobs)
             .field("sandbox", &self.sandbox)
@@ -740,11 +805,32 @@ impl PartialEq for Config {
             && self.workers == other.workers
             && self.limits == other.limits
             && self.rate_limit == other.rate_limit
+            && self.http == other.http
             && self.auth == other.auth
             && self.jobs == other.jobs
             && self.sandbox == other.sandbox
             && self.log == other.log
     }
+}
+
+/// Why `origin` is not a browser origin (`scheme://host[:port]`, no path), if it is not;
+/// `*` allows every origin.
+fn origin_problem(origin: &str) -> Option<&'static str> {
+    if origin == "*" {
+        return None;
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Some(
+            "is not an origin: expected scheme://host[:port], e.g. https://app.example.com",
+        );
+    };
+    if scheme != "http" && scheme != "https" {
+        return Some("is not an origin: the scheme must be http or https");
+    }
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '@']) {
+        return Some("is not an origin: only scheme://host[:port], with no path, query or user");
+    }
+    None
 }
 
 /// The cross-key and shape rules, reporting each against where its value came from.
@@ -833,6 +919,17 @@ impl Checker<'_> {
             1,
         );
         self.at_least("rate_limit.burst", r.burst.into(), 1);
+        let h = &c.http;
+        self.at_least("http.header_timeout_secs", h.header_timeout_secs, 1);
+        self.at_least("http.body_timeout_secs", h.body_timeout_secs, 1);
+        for origin in h.cors_origin_list() {
+            if let Some(why) = origin_problem(origin) {
+                self.fail(
+                    &["http.cors_origins"],
+                    format!("http.cors_origins: {origin:?} {why}"),
+                );
+            }
+        }
         let a = &c.auth;
         self.at_least("auth.session_ttl_secs", a.session_ttl_secs, 1);
         self.greater(
@@ -1085,6 +1182,10 @@ fn normalize(kind: Kind, value: &toml::Value) -> Result<toml::Value, String> {
         }
         (Kind::Text | Kind::OptText, toml::Value::String(_)) => Ok(value.clone()),
         (Kind::Text | Kind::OptText, _) => Err(format!("expected a string, found {found}")),
+        (Kind::List, toml::Value::String(_)) => Ok(value.clone()),
+        (Kind::List, _) => Err(format!(
+            "expected a comma-separated list in a string, found {found}"
+        )),
         (Kind::Whole { max }, toml::Value::Integer(n)) => whole(*n, max),
         (Kind::Whole { .. }, _) => Err(format!("expected a whole number, found {found}")),
         (Kind::Bytes, toml::Value::Integer(n)) => whole(*n, i64::MAX as u64),
@@ -1472,6 +1573,38 @@ mod tests {
         let (_dir, path) = file("workers = 3\nworkers = 4\n");
         let e = err(Config::load(Some(&path), env(&[])));
         assert!(e.contains("not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn cors_origins_are_checked_and_split() {
+        let c = Config::load(
+            None,
+            env(&[(
+                "QF_HTTP_CORS_ORIGINS",
+                " https://app.example.com , http://localhost:5173,",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.http.cors_origin_list(),
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert!(Config::default().http.cors_origin_list().is_empty());
+        let e = err(Config::load(
+            None,
+            env(&[("QF_HTTP_CORS_ORIGINS", "https://app.example.com/path")]),
+        ));
+        assert!(
+            e.starts_with(
+                "QF_HTTP_CORS_ORIGINS: http.cors_origins: \"https://app.example.com/path\" is not an origin"
+            ),
+            "{e}"
+        );
+        let e = err(Config::load(
+            None,
+            env(&[("QF_HTTP_CORS_ORIGINS", "app.example.com")]),
+        ));
+        assert!(e.contains("expected scheme://host[:port]"), "{e}");
     }
 
     #[test]

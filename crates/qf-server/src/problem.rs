@@ -19,8 +19,10 @@
 //! | `unsupported-media-type` | 415 | [`Problem::unsupported_media_type`] |
 //! | `rate-limited` | 429 | [`Problem::rate_limited`] (sets `Retry-After`) |
 //! | `idempotency-conflict` | 409 | [`Problem::idempotency_conflict`] |
+//! | `idempotency-in-progress` | 409 | [`Problem::idempotency_in_progress`] (sets `Retry-After`) |
 //! | `invalid-cursor` | 400 | [`Problem::invalid_cursor`] |
 //! | `strategy-invalid` | 422 | [`Problem::strategy_invalid`] (`errors: [{file, line, column, message, hint}]`) |
+//! | `too-many-connections` | 503 | written by [`crate::connections`] to a connection over the per-address cap |
 //! | `internal` | 500 | [`Problem::internal`] (logs the cause, never sends it) |
 //!
 //! [`ApiJson`] and [`ApiQuery`] replace axum's `Json` and `Query` so that a bad request body
@@ -299,6 +301,21 @@ impl Problem {
         .with_detail(detail)
     }
 
+    /// 409: the first request with this `Idempotency-Key` has not answered yet; retrying
+    /// after `Retry-After` seconds gets its answer.
+    pub fn idempotency_in_progress(retry_after_secs: u64) -> Self {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-in-progress",
+            "A request with this Idempotency-Key is in progress",
+        )
+        .with_detail(
+            "the first request with this key has not answered yet; retry in a moment to get \
+             its answer",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))
+    }
+
     /// 400: a pagination cursor that this server did not issue, or that has expired.
     pub fn invalid_cursor(detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::BAD_REQUEST, "invalid-cursor", "Invalid cursor")
@@ -540,7 +557,18 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 /// Parses a JSON body into `T`, describing a failure by what and where.
+///
+/// Text may not hold U+0000 anywhere (PostgreSQL cannot store it, and no name, email or
+/// source needs it): a string or key with `\u0000` is a 422 naming its field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    // JSON can only carry NUL escaped (a raw control byte is a syntax error), so the bytes
+    // are scanned for the escape first and only a body that has it is walked.
+    if bytes.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<Value>(bytes)
+        && let Some(field) = nul_field(&value, "")
+    {
+        return Err(nul_problem(&field));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(json_problem)?;
     // Trailing characters after the value.
@@ -553,6 +581,61 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         ))
     })?;
     Ok(value)
+}
+
+/// The path (`a.b[2]`, as serde_path_to_error writes it) of the first string or key in
+/// `value` that holds U+0000.
+fn nul_field(value: &Value, path: &str) -> Option<String> {
+    let at = |p: &str| {
+        if p.is_empty() {
+            ".".to_string()
+        } else {
+            p.to_string()
+        }
+    };
+    match value {
+        Value::String(text) => text.contains('\0').then(|| at(path)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_field(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let child = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(at(path))
+            } else {
+                nul_field(v, &child)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// 422 for text holding U+0000 in `field` (a body path or a query parameter).
+fn nul_problem(field: &str) -> Problem {
+    let message = "must not contain the NUL character (U+0000)";
+    let mut p = Problem::validation_errors(vec![FieldError::new(field, message)]);
+    p.detail = Some(format!("{field}: {message}"));
+    p.with_extra("field", field)
+}
+
+/// The name of the first query parameter whose name or value holds an encoded U+0000.
+fn nul_query_param(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let has_nul = |s: &str| s.contains("%00");
+        if has_nul(name) {
+            Some("query string".to_string())
+        } else if has_nul(value) {
+            Some(name.replace('+', " "))
+        } else {
+            None
+        }
+    })
 }
 
 fn json_problem(err: serde_path_to_error::Error<serde_json::Error>) -> Problem {
@@ -618,6 +701,9 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(field) = parts.uri.query().and_then(nul_query_param) {
+            return Err(nul_problem(&field));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
@@ -729,6 +815,24 @@ mod tests {
         let p = parse_json::<Order>(br#"{"legs": []} x"#).unwrap_err();
         assert_eq!(p.kind, "invalid-body");
         assert!(p.detail.unwrap().contains("trailing characters"));
+    }
+
+    #[test]
+    fn nul_in_text_is_a_422_naming_the_field() {
+        let p = parse_json::<Value>(br#"{"email": "a\u0000@b.test"}"#).unwrap_err();
+        assert_eq!((p.status.as_u16(), p.kind), (422, "validation"));
+        assert_eq!(p.body()["field"], "email");
+        let p = parse_json::<Value>(br#"{"legs": [{"n": "x"}, {"n": "\u0000"}]}"#).unwrap_err();
+        assert_eq!(p.body()["field"], "legs[1].n");
+        let p = parse_json::<Value>(br#"{"params": {"a\u0000": 1}}"#).unwrap_err();
+        assert_eq!(p.body()["field"], "params");
+        // An escaped backslash followed by "u0000" is not a NUL.
+        assert!(parse_json::<Value>(br#"{"s": "\\u0000"}"#).is_ok());
+        assert_eq!(
+            nul_query_param("limit=2&name=a%00b").as_deref(),
+            Some("name")
+        );
+        assert_eq!(nul_query_param("limit=2&name=a%20b"), None);
     }
 
     #[test]

@@ -7,11 +7,14 @@
 //! client by its /64, since one host usually has the whole prefix), or shares one bucket
 //! when the server was not started with connect info.
 //!
-//! Every response carries the headers of draft-ietf-httpapi-ratelimit-headers (the
-//! separate-field form):
+//! Every response carries the headers of draft-ietf-httpapi-ratelimit-headers-06 (the
+//! separate-field form), for a quota of `requests_per_second` per one-second window:
 //!
-//! - `RateLimit-Limit`: the burst, i.e. requests that may be made at once from full;
-//! - `RateLimit-Remaining`: requests that may be made now;
+//! - `RateLimit-Limit`: the quota, i.e. the configured sustained rate per second;
+//! - `RateLimit-Policy`: `{rate};w=1;burst={burst}` — the quota, its window, and the burst
+//!   the token bucket allows on top after a quiet spell (an extension parameter);
+//! - `RateLimit-Remaining`: requests that may be made now, at most the quota (the bucket may
+//!   hold more, up to the burst: a client that paces by these headers stays within limits);
 //! - `RateLimit-Reset`: seconds until the bucket is full again.
 //!
 //! Over the limit the response is `429` [`Problem::rate_limited`] with `Retry-After` in
@@ -48,6 +51,8 @@ pub const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 pub const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 /// `RateLimit-Reset`.
 pub const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+/// `RateLimit-Policy`.
+pub const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// Who a request counts against; put in the request extensions by the auth layer before
 /// [`middleware`] runs. Choose a prefix per kind (`key:…`, `user:…`) so that kinds never
@@ -65,7 +70,10 @@ pub struct RateLimiter(Arc<Inner>);
 struct Inner {
     /// Nanoseconds between requests at the sustained rate (GCRA's emission interval).
     interval: u64,
-    burst: u32,
+    /// Requests per second at the sustained rate: the quota the headers report.
+    rate: u32,
+    /// `RateLimit-Policy`, made once.
+    policy: HeaderValue,
     /// `burst * interval`: how far ahead of now a key's arrival time may run.
     capacity: u64,
     max_keys_per_shard: usize,
@@ -83,9 +91,10 @@ type Shard = Mutex<HashMap<Box<str>, u64>>;
 pub struct Decision {
     /// Whether the request may proceed.
     pub allowed: bool,
-    /// The burst size.
+    /// The quota: requests per one-second window at the sustained rate.
     pub limit: u32,
-    /// Requests that may be made now, after this one.
+    /// Requests that may be made now, after this one (up to the burst; the header reports
+    /// at most `limit`).
     pub remaining: u32,
     /// Whole seconds until the bucket is full.
     pub reset_secs: u64,
@@ -97,7 +106,7 @@ impl Decision {
     /// Sets the `RateLimit-*` headers.
     pub fn apply(&self, headers: &mut HeaderMap) {
         headers.insert(LIMIT, HeaderValue::from(self.limit));
-        headers.insert(REMAINING, HeaderValue::from(self.remaining));
+        headers.insert(REMAINING, HeaderValue::from(self.remaining.min(self.limit)));
         headers.insert(RESET, HeaderValue::from(self.reset_secs));
     }
 }
@@ -127,18 +136,21 @@ impl RateLimiter {
     /// their use: the limit errs towards letting requests through, never towards refusing
     /// a principal it has no room to remember).
     pub fn with_max_keys(requests_per_second: u32, burst: u32, max_keys: usize) -> RateLimiter {
-        let interval = NANOS / u64::from(requests_per_second.max(1));
-        RateLimiter::with_interval(interval, burst, max_keys)
+        let rate = requests_per_second.max(1);
+        RateLimiter::with_interval(NANOS / u64::from(rate), rate, burst, max_keys)
     }
 
     /// One request per `interval` nanoseconds sustained.
-    fn with_interval(interval: u64, burst: u32, max_keys: usize) -> RateLimiter {
+    fn with_interval(interval: u64, rate: u32, burst: u32, max_keys: usize) -> RateLimiter {
         let interval = interval.max(1);
         let burst = burst.max(1);
+        let policy = HeaderValue::from_str(&format!("{rate};w=1;burst={burst}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("1;w=1"));
         let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
         RateLimiter(Arc::new(Inner {
             interval,
-            burst,
+            rate,
+            policy,
             capacity: interval * u64::from(burst),
             max_keys_per_shard: max_keys.div_ceil(SHARDS).max(1),
             epoch: Instant::now(),
@@ -166,7 +178,7 @@ impl RateLimiter {
         if ahead > inner.capacity {
             return Decision {
                 allowed: false,
-                limit: inner.burst,
+                limit: inner.rate,
                 remaining: 0,
                 reset_secs: ceil_secs(tat - now),
                 retry_after_secs: ceil_secs(ahead - inner.capacity).max(1),
@@ -183,7 +195,7 @@ impl RateLimiter {
         }
         Decision {
             allowed: true,
-            limit: inner.burst,
+            limit: inner.rate,
             remaining: ((inner.capacity - ahead) / inner.interval) as u32,
             reset_secs: ceil_secs(ahead),
             retry_after_secs: 0,
@@ -258,6 +270,9 @@ pub async fn middleware(State(limiter): State<RateLimiter>, req: Request, next: 
     };
     decision.apply(response.headers_mut());
     response
+        .headers_mut()
+        .insert(POLICY, limiter.0.policy.clone());
+    response
 }
 
 #[cfg(test)]
@@ -287,6 +302,18 @@ mod tests {
     }
 
     #[test]
+    fn headers_report_the_rate_as_the_quota_and_the_burst_in_the_policy() {
+        let rl = RateLimiter::new(100, 200);
+        let d = rl.check_at("k", 0);
+        assert_eq!((d.limit, d.remaining), (100, 199));
+        let mut h = HeaderMap::new();
+        d.apply(&mut h);
+        assert_eq!(h[&LIMIT], "100");
+        assert_eq!(h[&REMAINING], "100");
+        assert_eq!(rl.0.policy, "100;w=1;burst=200");
+    }
+
+    #[test]
     fn retry_after_counts_whole_seconds_to_the_next_token() {
         let rl = RateLimiter::new(1, 1);
         assert!(rl.check_at("k", 0).allowed);
@@ -294,7 +321,7 @@ mod tests {
         assert!(!d.allowed);
         assert_eq!(d.retry_after_secs, 1);
         // Sustained 1 per 10 s.
-        let rl10 = RateLimiter::with_interval(10 * NANOS, 1, 100);
+        let rl10 = RateLimiter::with_interval(10 * NANOS, 1, 1, 100);
         assert!(rl10.check_at("k", 0).allowed);
         assert_eq!(rl10.check_at("k", 2500 * MS).retry_after_secs, 8);
     }

@@ -68,6 +68,48 @@ fn is_acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
+/// How often a rate-limited request is logged at most: the first 429 of each interval is
+/// logged, with the number of 429s since the previous line.
+pub const REJECTED_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+static REJECTED: Sampler = Sampler::new(REJECTED_INTERVAL);
+
+/// Counts events and lets one through per interval, carrying the count since the last one.
+pub struct Sampler {
+    interval: std::time::Duration,
+    state: std::sync::Mutex<Option<(Instant, u64)>>,
+}
+
+impl Sampler {
+    /// A sampler letting one event through per `interval`.
+    pub const fn new(interval: std::time::Duration) -> Sampler {
+        Sampler {
+            interval,
+            state: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Counts an event at `now`. `Some(n)` when it is to be logged, `n` being the events
+    /// counted since the last logged one, this one included.
+    pub fn record(&self, now: Instant) -> Option<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &mut *state {
+            Some((last, count)) if now.duration_since(*last) < self.interval => {
+                *count += 1;
+                None
+            }
+            slot => {
+                let n = slot.map_or(1, |(_, count)| count + 1);
+                *slot = Some((now, 0));
+                Some(n)
+            }
+        }
+    }
+}
+
 /// The route template a request matched, or [`UNMATCHED`].
 pub fn route_of(req: &Request) -> String {
     req.extensions()
@@ -96,7 +138,22 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status, latency_ms, "request finished");
+        if status == 429 {
+            // A flood of rejected requests must not become a flood of log lines: one line
+            // per interval says how many there were; the metrics count every one.
+            match REJECTED.record(Instant::now()) {
+                Some(rejected) => tracing::info!(
+                    status,
+                    latency_ms,
+                    rejected,
+                    interval_secs = REJECTED_INTERVAL.as_secs(),
+                    "requests rate limited (one line per interval)"
+                ),
+                None => tracing::debug!(status, latency_ms, "request finished"),
+            }
+        } else {
+            tracing::info!(status, latency_ms, "request finished");
+        }
     });
     if let Some(header) = header {
         response.headers_mut().insert(HEADER, header);
@@ -107,6 +164,22 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampler_lets_one_through_per_interval_with_the_count() {
+        let s = Sampler::new(std::time::Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert_eq!(s.record(t0), Some(1));
+        for i in 1..=1000 {
+            assert_eq!(s.record(t0 + std::time::Duration::from_millis(i)), None);
+        }
+        // The next line carries the 1000 held back and itself.
+        assert_eq!(
+            s.record(t0 + std::time::Duration::from_secs(10)),
+            Some(1001)
+        );
+        assert_eq!(s.record(t0 + std::time::Duration::from_secs(11)), None);
+    }
 
     #[test]
     fn accepts_reasonable_ids_and_replaces_others() {

@@ -135,6 +135,17 @@ pub async fn serve(
     state: AppState,
     on_ready: impl FnOnce(SocketAddr, &AppState),
 ) -> anyhow::Result<()> {
+    // Uploads cut off by a previous process's death left their temporary files behind.
+    let tmp = state.config.data_dir.join("tmp");
+    match crate::uploads::sweep_stale(&tmp) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(removed = n, dir = %tmp.display(), "removed abandoned temporary uploads")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %tmp.display(), "cannot sweep temporary uploads")
+        }
+    }
     let addr = state.config.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -144,13 +155,8 @@ pub async fn serve(
     let workers = crate::worker::spawn(&state, state.config.workers, stop_rx);
     tracing::info!(addr = %local, workers = state.config.workers, "listening");
     on_ready(local, &state);
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop_signal())
-    .await
-    .context("the HTTP server failed")?;
+    let http = state.config.http.clone();
+    crate::connections::serve(listener, router(state), &http, stop_signal()).await;
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use qf_store::{ClaimOptions, Heartbeat, Job, RunKind};
+use qf_store::{ClaimOptions, Completion, Heartbeat, Job, RunKind};
 
 use crate::app::AppState;
 use crate::catalog;
@@ -95,7 +95,11 @@ async fn process(app: &AppState, worker: &str, job: Job) {
         Ok(result) => store
             .complete(&job.id, worker, result)
             .await
-            .map(|done| if done { "succeeded" } else { "lost" }),
+            .map(|done| match done {
+                Completion::Succeeded => "succeeded",
+                Completion::Cancelled => "cancelled",
+                Completion::NotHeld => "lost",
+            }),
         Err(ExecError::Cancelled) => store
             .mark_cancelled(&job.id, worker)
             .await

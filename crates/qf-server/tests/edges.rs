@@ -415,16 +415,19 @@ async fn rate_limits_per_principal_with_headers() {
     let app = limited_app(RateLimiter::new(1, 2));
     let (s, h, _) = send(&app, as_principal("alice")).await;
     assert_eq!(s, StatusCode::OK);
+    // The quota is the rate (1 per second); the burst of 2 is in the policy.
     assert_eq!(
         (
             &h["ratelimit-limit"],
             &h["ratelimit-remaining"],
-            &h["ratelimit-reset"]
+            &h["ratelimit-reset"],
+            &h["ratelimit-policy"]
         ),
         (
-            &"2".parse().unwrap(),
             &"1".parse().unwrap(),
-            &"1".parse().unwrap()
+            &"1".parse().unwrap(),
+            &"1".parse().unwrap(),
+            &"1;w=1;burst=2".parse().unwrap()
         )
     );
     let (s, h, _) = send(&app, as_principal("alice")).await;

@@ -78,7 +78,11 @@ async fn cycles(store: Store, jobs: usize) -> f64 {
                                 .complete(&job.id, &name, serde_json::json!({"ok": true}))
                                 .await
                                 .expect("complete");
-                            assert!(ok, "a claimed job must complete once");
+                            assert_eq!(
+                                ok,
+                                qf_store::Completion::Succeeded,
+                                "a claimed job must complete once"
+                            );
                             done.fetch_add(1, Ordering::Relaxed);
                         }
                         None => tokio::time::sleep(Duration::from_micros(200)).await,

@@ -13,6 +13,16 @@ use crate::ids::{ApiKeyId, TenantId, UserId};
 use crate::roles::Role;
 use crate::tenants::clean_name;
 
+/// Who created an API key: a signed-in person, or a program holding another key. Keys made
+/// by `qf admin` or the demo have no creator.
+#[derive(Debug, Clone, Copy)]
+pub enum CreatedBy<'a> {
+    /// A person, by their user id.
+    User(&'a UserId),
+    /// Another API key of the tenant.
+    Key(&'a ApiKeyId),
+}
+
 /// An API key (without its secret).
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKey {
@@ -28,8 +38,10 @@ pub struct ApiKey {
     pub role: Role,
     /// Finer limits within the role (meaning defined by the server).
     pub scopes: Vec<String>,
-    /// Who created it, when a user did.
+    /// Who created it, when a signed-in person did.
     pub created_by: Option<UserId>,
+    /// The key it was created with, when another API key did.
+    pub created_by_key: Option<ApiKeyId>,
     /// When it stops working, if ever.
     pub expires_at: Option<i64>,
     /// Roughly when it was last used (updated at most once a minute).
@@ -40,8 +52,8 @@ pub struct ApiKey {
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, tenant_id, name, prefix, role, scopes, created_by, expires_at, \
-     last_used_at, revoked_at, created_at";
+const COLUMNS: &str = "id, tenant_id, name, prefix, role, scopes, created_by, created_by_key, \
+     expires_at, last_used_at, revoked_at, created_at";
 
 /// `touch_api_key` writes at most once per this many nanoseconds per key.
 const TOUCH_INTERVAL_NS: i64 = 60_000_000_000;
@@ -56,6 +68,7 @@ impl ApiKey {
             role: decode::named(row, "role", Role::parse)?,
             scopes: decode::json(row, "scopes")?,
             created_by: decode::text_opt(row, "created_by")?.map(UserId::from_db),
+            created_by_key: decode::text_opt(row, "created_by_key")?.map(ApiKeyId::from_db),
             expires_at: decode::int_opt(row, "expires_at")?,
             last_used_at: decode::int_opt(row, "last_used_at")?,
             revoked_at: decode::int_opt(row, "revoked_at")?,
@@ -81,7 +94,7 @@ impl Store {
         hash: &str,
         role: Role,
         scopes: &[String],
-        created_by: Option<&UserId>,
+        created_by: Option<CreatedBy<'_>>,
         expires_at: Option<i64>,
     ) -> Result<ApiKey> {
         let name = clean_name("API key", name)?;
@@ -90,8 +103,8 @@ impl Store {
         let mut tx = self.write(Scope::Tenant(t)).await?;
         let row = sqlx::query(&format!(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, role, scopes, \
-                                   created_by, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+                                   created_by, created_by_key, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
         ))
         .bind(ApiKeyId::new().as_str())
         .bind(t.as_str())
@@ -100,7 +113,14 @@ impl Store {
         .bind(hash)
         .bind(role.as_str())
         .bind(&scopes)
-        .bind(created_by.map(UserId::as_str))
+        .bind(match created_by {
+            Some(CreatedBy::User(u)) => Some(u.as_str()),
+            _ => None,
+        })
+        .bind(match created_by {
+            Some(CreatedBy::Key(k)) => Some(k.as_str()),
+            _ => None,
+        })
         .bind(expires_at)
         .bind(now_ns())
         .fetch_one(&mut *tx)
@@ -150,6 +170,14 @@ impl Store {
         .await?;
         tx.commit().await?;
         rows.iter().map(ApiKey::from_row).collect()
+    }
+
+    /// Key `id` of `t`, revoked and expired ones included.
+    pub async fn api_key(&self, t: &TenantId, id: &ApiKeyId) -> Result<ApiKey> {
+        let mut tx = self.read(Scope::Tenant(t)).await?;
+        let row = crate::db::fetch_row(&mut tx, "api_keys", COLUMNS, t, id.as_str(), "").await?;
+        tx.commit().await?;
+        ApiKey::from_row(&row)
     }
 
     /// Revokes key `id` of `t`. Idempotent: revoking again keeps the first revocation time.

@@ -23,7 +23,24 @@ pub enum StoreError {
     Config(String),
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Driver errors are [`StoreError::Db`], except text the database refuses to store
+    /// (PostgreSQL's SQLSTATE 22021, e.g. a NUL character, which SQLite would have kept):
+    /// that is the caller's input, so [`StoreError::Invalid`]. The HTTP layer refuses NUL
+    /// first, naming the field; this keeps any path it missed a 422 instead of a 500.
+    fn from(err: sqlx::Error) -> StoreError {
+        match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                StoreError::Invalid(
+                    "text must not contain the NUL character (U+0000) or invalid UTF-8".into(),
+                )
+            }
+            _ => StoreError::Db(err),
+        }
+    }
 }
 
 impl StoreError {

@@ -45,12 +45,12 @@ pub mod tenants;
 pub mod testing;
 pub mod users;
 
-pub use api_keys::ApiKey;
+pub use api_keys::{ApiKey, CreatedBy};
 pub use clock::now_ns;
 pub use datasets::{Dataset, NewDataset};
 pub use db::{Dialect, Store};
 pub use error::{Result, StoreError};
-pub use idempotency::Idem;
+pub use idempotency::{Idem, Reservation};
 pub use ids::{
     ApiKeyId, DatasetId, InvalidId, InvitationId, JobId, RunId, SessionId, StrategyId, TenantId,
     UserId,
@@ -59,7 +59,7 @@ pub use invitations::Invitation;
 pub use jobs::{Job, JobState};
 pub use members::Membership;
 pub use page::{Listed, Page};
-pub use queue::{ClaimOptions, Heartbeat};
+pub use queue::{ClaimOptions, Completion, Heartbeat};
 pub use roles::Role;
 pub use runs::{NewRun, Run, RunFilter, RunKind, Status};
 pub use sessions::Session;

@@ -27,6 +27,10 @@ const SQLITE: &[Migration] = &[
         name: "0002_queue_index",
         sql: include_str!("../migrations/sqlite/0002_queue_index.sql"),
     },
+    Migration {
+        name: "0003_hardening",
+        sql: include_str!("../migrations/sqlite/0003_hardening.sql"),
+    },
 ];
 
 /// PostgreSQL migrations, in order.
@@ -38,6 +42,10 @@ const POSTGRES: &[Migration] = &[
     Migration {
         name: "0002_queue_index",
         sql: include_str!("../migrations/postgres/0002_queue_index.sql"),
+    },
+    Migration {
+        name: "0003_hardening",
+        sql: include_str!("../migrations/postgres/0003_hardening.sql"),
     },
 ];
 

@@ -66,6 +66,18 @@ pub enum Heartbeat {
     Lost,
 }
 
+/// What [`Store::complete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The job and its run succeeded with the result.
+    Succeeded,
+    /// A cancel was accepted while the job ran: the job and its run are `cancelled`.
+    Cancelled,
+    /// The job is not running under this worker (never claimed, lost or already settled):
+    /// nothing changed.
+    NotHeld,
+}
+
 /// Longest retry backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
@@ -274,69 +286,84 @@ impl Store {
     }
 
     /// Records the success of `job` with `result` on its run. Only the worker holding the job
-    /// can complete it, and only once: returns `false` and changes nothing otherwise. A run
-    /// that already succeeded keeps its first result.
+    /// can complete it, and only once: [`Completion::NotHeld`] and no change otherwise.
+    ///
+    /// A cancel accepted while the job ran wins over its success: the job and run become
+    /// `cancelled` ([`Completion::Cancelled`]) and the result is dropped. The check is part
+    /// of the same statement that settles the job, and a cancel locks the job row first, so
+    /// a cancel either lands before this (and is honoured) or finds the run finished (and is
+    /// answered 409) — never both.
     pub async fn complete(
         &self,
         job: &JobId,
         worker: &str,
         result: serde_json::Value,
-    ) -> Result<bool> {
+    ) -> Result<Completion> {
         let now = now_ns();
         let result = result.to_string();
-        match self.dialect() {
+        let settle = "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' \
+                                                     ELSE 'succeeded' END, \
+                                      finished_at = $1, lease_expires_at = NULL \
+                      WHERE id = $2 AND state = 'running' AND lease_owner = $3 \
+                      RETURNING run_id, state";
+        let settled = match self.dialect() {
             Dialect::Postgres => {
-                let row = sqlx::query(
-                    "WITH done AS ( \
-                        UPDATE jobs SET state = 'succeeded', finished_at = $1, \
-                                        lease_expires_at = NULL \
-                        WHERE id = $2 AND state = 'running' AND lease_owner = $3 \
-                        RETURNING run_id), \
+                let row = sqlx::query(&format!(
+                    "WITH done AS ({settle}), \
                      r AS ( \
-                        UPDATE runs SET status = 'succeeded', result = $4, finished_at = $1 \
-                        WHERE id IN (SELECT run_id FROM done) AND status <> 'succeeded') \
-                     SELECT COUNT(*) AS n FROM done",
-                )
+                        UPDATE runs SET status = done.state, \
+                               result = CASE WHEN done.state = 'succeeded' THEN $4 \
+                                             ELSE runs.result END, \
+                               finished_at = $1 \
+                        FROM done WHERE runs.id = done.run_id AND runs.status <> 'succeeded') \
+                     SELECT state FROM done"
+                ))
                 .bind(now)
                 .bind(job.as_str())
                 .bind(worker)
                 .bind(result.as_str())
-                .fetch_one(self.system())
+                .fetch_optional(self.system())
                 .await?;
-                Ok(decode::int(&row, "n")? > 0)
+                row.map(|r| decode::text(&r, "state")).transpose()?
             }
             Dialect::Sqlite => {
                 let mut tx = self.write(Scope::System).await?;
-                let row = sqlx::query(
-                    "UPDATE jobs SET state = 'succeeded', finished_at = $1, lease_expires_at = NULL \
-                     WHERE id = $2 AND state = 'running' AND lease_owner = $3 RETURNING run_id",
-                )
-                .bind(now)
-                .bind(job.as_str())
-                .bind(worker)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let done = match row {
-                    None => false,
+                let row = sqlx::query(settle)
+                    .bind(now)
+                    .bind(job.as_str())
+                    .bind(worker)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let state = match row {
+                    None => None,
                     Some(row) => {
+                        let state = decode::text(&row, "state")?;
                         if let Some(run) = decode::text_opt(&row, "run_id")? {
+                            let kept = (state == "succeeded").then_some(result.as_str());
                             sqlx::query(
-                                "UPDATE runs SET status = 'succeeded', result = $2, finished_at = $1 \
+                                "UPDATE runs SET status = $4, result = COALESCE($2, result), \
+                                                 finished_at = $1 \
                                  WHERE id = $3 AND status <> 'succeeded'",
                             )
                             .bind(now)
-                            .bind(result.as_str())
+                            .bind(kept)
                             .bind(run)
+                            .bind(state.as_str())
                             .execute(&mut *tx)
                             .await?;
                         }
-                        true
+                        Some(state)
                     }
                 };
                 tx.commit().await?;
-                Ok(done)
+                state
             }
-        }
+        };
+        Ok(match settled.as_deref() {
+            None => Completion::NotHeld,
+            Some("cancelled") => Completion::Cancelled,
+            Some(_) => Completion::Succeeded,
+        })
     }
 
     /// Records a failure of `job` held by `worker` and returns the job's new state:

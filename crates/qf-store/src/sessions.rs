@@ -1,6 +1,8 @@
 //! Login sessions: a short-lived access token and a longer-lived refresh token, both stored
 //! only as hashes. Rotation replaces both hashes, so a stolen refresh token stops working
-//! once its owner refreshes.
+//! once its owner refreshes; the replaced refresh hash is kept, so that whoever presents it
+//! again (the thief, or the owner after the thief refreshed) is caught and the session —
+//! the whole token family — is revoked.
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -109,44 +111,84 @@ impl Store {
         row.map(|r| Session::from_row(&r)).transpose()
     }
 
-    /// Replaces both token hashes and expiry times of session `id` (a refresh). `NotFound`
-    /// when it does not exist; `Conflict` when it was revoked, so a refresh racing a logout
-    /// cannot resurrect the session.
+    /// The session that once had the refresh token hashing to `hash` and has since rotated
+    /// away from it. A retired refresh token presented again was copied by someone: the
+    /// caller revokes the session (the whole token family).
+    pub async fn session_by_retired_refresh(&self, hash: &str) -> Result<Option<Session>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE id = \
+               (SELECT session_id FROM session_retired_refresh WHERE refresh_hash = $1)"
+        ))
+        .bind(hash)
+        .fetch_optional(self.system())
+        .await?;
+        row.map(|r| Session::from_row(&r)).transpose()
+    }
+
+    /// Replaces both token hashes and expiry times of session `id` (a refresh), provided
+    /// its refresh token still hashes to `old_refresh_hash`; the old hash is retired, so that
+    /// presenting it again is recognised as reuse. `NotFound` when the session does not
+    /// exist; `Conflict` when it was revoked (a refresh racing a logout cannot resurrect it),
+    /// or when another refresh with the same token won the race — that is reuse too, and
+    /// the session is revoked.
     pub async fn rotate_session(
         &self,
         id: &SessionId,
+        old_refresh_hash: &str,
         new_token_hash: &str,
         new_refresh_hash: &str,
         expires_at: i64,
         refresh_expires_at: i64,
     ) -> Result<Session> {
+        let now = now_ns();
         let mut tx = self.write(Scope::System).await?;
         let row = sqlx::query(&format!(
             "UPDATE sessions SET token_hash = $2, refresh_hash = $3, expires_at = $4, \
                                  refresh_expires_at = $5 \
-             WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
+             WHERE id = $1 AND refresh_hash = $6 AND revoked_at IS NULL RETURNING {COLUMNS}"
         ))
         .bind(id.as_str())
         .bind(new_token_hash)
         .bind(new_refresh_hash)
         .bind(expires_at)
         .bind(refresh_expires_at)
+        .bind(old_refresh_hash)
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| StoreError::unique(e, || "a session with this token hash exists".into()))?;
         let Some(row) = row else {
-            let exists = sqlx::query("SELECT 1 FROM sessions WHERE id = $1")
+            let found = sqlx::query("SELECT revoked_at FROM sessions WHERE id = $1")
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            return Err(if exists {
-                StoreError::Conflict("the session has been revoked".into())
-            } else {
-                StoreError::NotFound
-            });
+                .await?;
+            let Some(found) = found else {
+                return Err(StoreError::NotFound);
+            };
+            if decode::int_opt(&found, "revoked_at")?.is_some() {
+                return Err(StoreError::Conflict("the session has been revoked".into()));
+            }
+            // The token changed under us: another refresh used it first.
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1")
+                .bind(id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Err(StoreError::Conflict(
+                "the refresh token was already used; the session has been revoked".into(),
+            ));
         };
         let s = Session::from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO session_retired_refresh (refresh_hash, session_id, tenant_id, retired_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (refresh_hash) DO NOTHING",
+        )
+        .bind(old_refresh_hash)
+        .bind(s.id.as_str())
+        .bind(s.tenant_id.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(s)
     }

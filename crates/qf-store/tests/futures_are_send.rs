@@ -40,7 +40,16 @@ fn every_method(st: Store, t: TenantId, u: UserId) {
     send(st.invitations(&t));
     send(st.revoke_invitation(&t, &InvitationId::new()));
     send(st.accept_invitation("h", &u));
-    send(st.create_api_key(&t, "n", "p", "h", Role::Viewer, &[], Some(&u), None));
+    send(st.create_api_key(
+        &t,
+        "n",
+        "p",
+        "h",
+        Role::Viewer,
+        &[],
+        Some(qf_store::CreatedBy::User(&u)),
+        None,
+    ));
     send(st.api_key_by_hash("h"));
     send(st.touch_api_key(&ApiKeyId::new(), 1));
     send(st.api_keys(&t));
@@ -48,7 +57,8 @@ fn every_method(st: Store, t: TenantId, u: UserId) {
     send(st.create_session(&t, &u, Role::Viewer, "a", "b", 1, 2));
     send(st.session_by_token("h"));
     send(st.session_by_refresh("h"));
-    send(st.rotate_session(&SessionId::new(), "a", "b", 1, 2));
+    send(st.rotate_session(&SessionId::new(), "x", "a", "b", 1, 2));
+    send(st.session_by_retired_refresh("h"));
     send(st.revoke_session(&SessionId::new()));
     let ds = NewDataset {
         id: DatasetId::new(),
@@ -97,7 +107,8 @@ fn every_method(st: Store, t: TenantId, u: UserId) {
     send(st.fail(&JobId::new(), "w", v, true, Duration::ZERO));
     send(st.mark_cancelled(&JobId::new(), "w"));
     send(st.queue_depth());
-    send(st.idempotency_get(&t, "k", "s"));
-    send(st.idempotency_put(&t, "k", "s", "h", 201, "b"));
+    send(st.idempotency_reserve(&t, "k", "s", "h", 1));
+    send(st.idempotency_complete(&t, "k", "s", 201, "b"));
+    send(st.idempotency_release(&t, "k", "s"));
     send(st.idempotency_prune(0));
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use qf_store::testing::{with_postgres, with_postgres_as_app, with_sqlite};
 use qf_store::{
-    ClaimOptions, DatasetId, Dialect, Heartbeat, JobId, JobState, NewDataset, NewRun, Page, Role,
-    RunFilter, RunId, RunKind, Status, Store, StoreError, StrategyId, TenantId, now_ns,
+    ClaimOptions, Completion, CreatedBy, DatasetId, Dialect, Heartbeat, Idem, JobId, JobState,
+    NewDataset, NewRun, Page, Reservation, Role, RunFilter, RunId, RunKind, Status, Store,
+    StoreError, StrategyId, TenantId, now_ns,
 };
 use serde_json::json;
 
@@ -108,7 +109,7 @@ async fn migrate_twice_is_a_no_op(store: Store) {
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        ["0001_init", "0002_queue_index"]
+        ["0001_init", "0002_queue_index", "0003_hardening"]
     );
     store.ping().await.unwrap();
 }
@@ -379,7 +380,7 @@ async fn api_keys_lookup_touch_revoke(store: Store) {
             "hash-a",
             Role::Developer,
             &scopes,
-            Some(&ada),
+            Some(CreatedBy::User(&ada)),
             None,
         )
         .await
@@ -388,6 +389,29 @@ async fn api_keys_lookup_touch_revoke(store: Store) {
         (key.scopes.clone(), key.created_by.clone()),
         (scopes.clone(), Some(ada.clone()))
     );
+    // A key made with another key records that key, not a person.
+    let child = store
+        .create_api_key(
+            &a,
+            "bot",
+            "qf_cd34",
+            "hash-c",
+            Role::Viewer,
+            &[],
+            Some(CreatedBy::Key(&key.id)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (child.created_by.clone(), child.created_by_key.clone()),
+        (None, Some(key.id.clone()))
+    );
+    assert_eq!(store.api_key(&a, &child.id).await.unwrap().id, child.id);
+    assert!(matches!(
+        store.api_key(&b, &child.id).await,
+        Err(StoreError::NotFound)
+    ));
     conflict(
         store
             .create_api_key(
@@ -453,7 +477,7 @@ async fn api_keys_lookup_touch_revoke(store: Store) {
     assert_eq!(again.revoked_at, revoked.revoked_at);
     let still_found = store.api_key_by_hash("hash-a").await.unwrap().unwrap();
     assert!(!still_found.is_active(now_ns()));
-    assert_eq!(store.api_keys(&a).await.unwrap().len(), 1);
+    assert_eq!(store.api_keys(&a).await.unwrap().len(), 2);
 }
 
 async fn sessions_rotate_and_revoke(store: Store) {
@@ -478,7 +502,7 @@ async fn sessions_rotate_and_revoke(store: Store) {
     );
 
     let rotated = store
-        .rotate_session(&s.id, "t2", "r2", now + 30, now + 40)
+        .rotate_session(&s.id, "r1", "t2", "r2", now + 30, now + 40)
         .await
         .unwrap();
     assert_eq!(
@@ -490,6 +514,23 @@ async fn sessions_rotate_and_revoke(store: Store) {
     assert_eq!(
         store.session_by_refresh("r2").await.unwrap().unwrap().id,
         s.id
+    );
+    // The rotated-away token is remembered, so its reuse can be recognised.
+    assert_eq!(
+        store
+            .session_by_retired_refresh("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        s.id
+    );
+    assert!(
+        store
+            .session_by_retired_refresh("r2")
+            .await
+            .unwrap()
+            .is_none()
     );
 
     store.revoke_session(&s.id).await.unwrap();
@@ -505,9 +546,35 @@ async fn sessions_rotate_and_revoke(store: Store) {
     );
     conflict(
         store
-            .rotate_session(&s.id, "t3", "r3", now, now)
+            .rotate_session(&s.id, "r2", "t3", "r3", now, now)
             .await
             .unwrap_err(),
+    );
+
+    // Two refreshes with one token: the second (stale) one revokes the session.
+    let s2 = store
+        .create_session(&a, &ada, Role::Owner, "u1", "q1", now + 10, now + 20)
+        .await
+        .unwrap();
+    store
+        .rotate_session(&s2.id, "q1", "u2", "q2", now + 30, now + 40)
+        .await
+        .unwrap();
+    let msg = conflict(
+        store
+            .rotate_session(&s2.id, "q1", "u3", "q3", now + 30, now + 40)
+            .await
+            .unwrap_err(),
+    );
+    assert!(msg.contains("already used"), "{msg}");
+    assert!(
+        store
+            .session_by_refresh("q2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
     );
     let unknown = qf_store::SessionId::new();
     assert!(matches!(
@@ -515,7 +582,7 @@ async fn sessions_rotate_and_revoke(store: Store) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.rotate_session(&unknown, "a", "b", 1, 2).await,
+        store.rotate_session(&unknown, "x", "a", "b", 1, 2).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -622,11 +689,12 @@ async fn datasets_list_and_delete(store: Store) {
             .await
             .unwrap_err(),
     );
-    assert!(
+    assert_eq!(
         store
             .complete(&job, "w1", json!({"sharpe": 1.2}))
             .await
-            .unwrap()
+            .unwrap(),
+        Completion::Succeeded
     );
     store.delete_dataset(&f.tenant, &f.dataset).await.unwrap();
     assert!(matches!(
@@ -840,19 +908,16 @@ async fn tenant_isolation_of_runs_and_jobs(store: Store) {
         1
     );
     // Idempotency keys are per tenant too.
-    assert!(
-        store
-            .idempotency_put(&a.tenant, "k", "POST /v1/backtests", "h", 201, "{}")
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .idempotency_get(&b.tenant, "k", "POST /v1/backtests")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let hour = 3_600_000_000_000;
+    for t in [&a.tenant, &b.tenant] {
+        assert_eq!(
+            store
+                .idempotency_reserve(t, "k", "POST /v1/backtests", "h", hour)
+                .await
+                .unwrap(),
+            Reservation::Reserved
+        );
+    }
 }
 
 async fn pagination(store: Store) {
@@ -989,52 +1054,101 @@ async fn pagination(store: Store) {
     assert!(jobs.next.is_some());
 }
 
-async fn idempotency_first_wins(store: Store) {
+async fn idempotency_reserve_complete_release(store: Store) {
     let t = store.create_tenant("A").await.unwrap().id;
     let scope = "POST /v1/backtests";
+    let hour = 3_600_000_000_000;
+    let reserve = |key: &'static str, hash: &'static str| {
+        let (store, t) = (store.clone(), t.clone());
+        async move {
+            store
+                .idempotency_reserve(&t, key, scope, hash, hour)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(reserve("key-1", "req-a").await, Reservation::Reserved);
+    // Held: a retry and a different request both see it in progress, with the holder's hash.
+    for hash in ["req-a", "req-b"] {
+        assert_eq!(
+            reserve("key-1", hash).await,
+            Reservation::InProgress {
+                request_hash: "req-a".into()
+            }
+        );
+    }
     assert!(
         store
-            .idempotency_get(&t, "key-1", scope)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .idempotency_put(&t, "key-1", scope, "req-a", 201, r#"{"id":1}"#)
+            .idempotency_complete(&t, "key-1", scope, 201, r#"{"id":1}"#)
             .await
             .unwrap()
     );
+    // The first answer is kept: a second completion and a release change nothing.
     assert!(
         !store
-            .idempotency_put(&t, "key-1", scope, "req-b", 500, "later")
+            .idempotency_complete(&t, "key-1", scope, 500, "later")
             .await
             .unwrap()
     );
-    let got = store
-        .idempotency_get(&t, "key-1", scope)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (got.request_hash.as_str(), got.status, got.body.as_str()),
-        ("req-a", 201, r#"{"id":1}"#)
-    );
+    store.idempotency_release(&t, "key-1", scope).await.unwrap();
+    let done = Reservation::Done(Idem {
+        request_hash: "req-a".into(),
+        status: 201,
+        body: r#"{"id":1}"#.into(),
+    });
+    assert_eq!(reserve("key-1", "req-b").await, done);
+
+    // A released key may be used again.
+    assert_eq!(reserve("key-2", "req-a").await, Reservation::Reserved);
+    store.idempotency_release(&t, "key-2", scope).await.unwrap();
+    assert_eq!(reserve("key-2", "req-c").await, Reservation::Reserved);
+
+    // A reservation older than the stale age is taken over (its holder died).
+    assert!(matches!(
+        store
+            .idempotency_reserve(&t, "key-2", scope, "req-d", 0)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    ));
+
     // The same key under another endpoint is another record.
-    assert!(
+    assert_eq!(
         store
-            .idempotency_put(&t, "key-1", "POST /v1/sweeps", "req-c", 202, "x")
+            .idempotency_reserve(&t, "key-1", "POST /v1/sweeps", "req-c", hour)
             .await
-            .unwrap()
+            .unwrap(),
+        Reservation::Reserved
     );
-    assert_eq!(store.idempotency_prune(now_ns() + 1).await.unwrap(), 2);
-    assert!(
-        store
-            .idempotency_get(&t, "key-1", scope)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(store.idempotency_prune(now_ns() + 1).await.unwrap(), 3);
+    assert_eq!(reserve("key-1", "req-e").await, Reservation::Reserved);
+}
+
+/// Many requests with one new key at once: exactly one gets to do the work.
+async fn idempotency_reserve_race(store: Store) {
+    let t = store.create_tenant("A").await.unwrap().id;
+    for round in 0..3 {
+        let key = format!("race-{round}");
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (store, t, key) = (store.clone(), t.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .idempotency_reserve(&t, &key, "POST /v1/backtests", "same", 3_600_000_000_000)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut reserved = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Reservation::Reserved => reserved += 1,
+                Reservation::InProgress { request_hash } => assert_eq!(request_hash, "same"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(reserved, 1, "round {round}");
+    }
 }
 
 // ---------------------------------------------------------------- the queue
@@ -1093,7 +1207,10 @@ async fn per_tenant_limit(store: Store) {
     // A has two running: its third job waits and B's goes ahead.
     assert_eq!(store.claim(&limited).await.unwrap().unwrap().id, b1);
     assert!(store.claim(&limited).await.unwrap().is_none());
-    assert!(store.complete(&a1, "w", json!({})).await.unwrap());
+    assert_eq!(
+        store.complete(&a1, "w", json!({})).await.unwrap(),
+        Completion::Succeeded
+    );
     assert_eq!(store.claim(&limited).await.unwrap().unwrap().id, a3);
     assert_eq!(
         store.queue_depth().await.unwrap()[1],
@@ -1136,11 +1253,12 @@ async fn lease_expiry_reclaims_and_counts_attempts(store: Store) {
             .unwrap(),
         Heartbeat::Lost
     );
-    assert!(
-        !store
+    assert_eq!(
+        store
             .complete(&job, "w1", json!({"by": "w1"}))
             .await
-            .unwrap()
+            .unwrap(),
+        Completion::NotHeld
     );
     conflict(
         store
@@ -1156,11 +1274,12 @@ async fn lease_expiry_reclaims_and_counts_attempts(store: Store) {
             .unwrap(),
         Heartbeat::Continue
     );
-    assert!(
+    assert_eq!(
         store
             .complete(&job, "w2", json!({"by": "w2"}))
             .await
-            .unwrap()
+            .unwrap(),
+        Completion::Succeeded
     );
     assert_eq!(store.claim(&opts("w3")).await.unwrap().unwrap().id, later);
     let run = store.run(&f.tenant, &run).await.unwrap();
@@ -1275,11 +1394,21 @@ async fn complete_only_by_owner_and_once(store: Store) {
     let f = fixture(&store, "A").await;
     let (run, job) = submit(&store, &f, 0).await;
     // Not claimed yet: nobody can complete it.
-    assert!(!store.complete(&job, "w1", json!({"n": 0})).await.unwrap());
+    let complete = |worker: &'static str, n: i32| {
+        let store = store.clone();
+        let job = job.clone();
+        async move {
+            store
+                .complete(&job, worker, json!({ "n": n }))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(complete("w1", 0).await, Completion::NotHeld);
     store.claim(&opts("w1")).await.unwrap().unwrap();
-    assert!(!store.complete(&job, "w2", json!({"n": 2})).await.unwrap());
-    assert!(store.complete(&job, "w1", json!({"n": 1})).await.unwrap());
-    assert!(!store.complete(&job, "w1", json!({"n": 3})).await.unwrap());
+    assert_eq!(complete("w2", 2).await, Completion::NotHeld);
+    assert_eq!(complete("w1", 1).await, Completion::Succeeded);
+    assert_eq!(complete("w1", 3).await, Completion::NotHeld);
 
     let run = store.run(&f.tenant, &run).await.unwrap();
     assert_eq!(
@@ -1404,6 +1533,27 @@ async fn cancel_queued_and_running(store: Store) {
         Status::Cancelled
     );
 
+    // A cancel accepted while the job runs wins over the worker's success: the run ends
+    // cancelled without a result, and a cancel after the end is refused, never both.
+    let (run6, job6) = submit(&store, &f, 0).await;
+    store.claim(&opts("w")).await.unwrap().unwrap();
+    assert_eq!(
+        store.cancel_run(&f.tenant, &run6).await.unwrap().status,
+        Status::Running
+    );
+    assert_eq!(
+        store.complete(&job6, "w", json!({"n": 6})).await.unwrap(),
+        Completion::Cancelled
+    );
+    let run = store.run(&f.tenant, &run6).await.unwrap();
+    assert_eq!((run.status, run.result), (Status::Cancelled, None));
+    assert_eq!(
+        store.job(&f.tenant, &job6).await.unwrap().state,
+        JobState::Cancelled
+    );
+    let msg = conflict(store.cancel_run(&f.tenant, &run6).await.unwrap_err());
+    assert_eq!(msg, "the run has already finished (cancelled)");
+
     // A worker that dies after a cancel request leaves a cancelled job, not a retry.
     let (run5, job5) = submit(&store, &f, 0).await;
     store.claim(&short_lease("w")).await.unwrap().unwrap();
@@ -1442,11 +1592,12 @@ async fn concurrent_claims_never_share_a_job(store: Store) {
             let mut mine = Vec::new();
             while let Some(job) = store.claim(&opts(&worker)).await.unwrap() {
                 assert_eq!(job.lease_owner.as_deref(), Some(worker.as_str()));
-                assert!(
+                assert_eq!(
                     store
                         .complete(&job.id, &worker, json!({"by": worker}))
                         .await
-                        .unwrap()
+                        .unwrap(),
+                    Completion::Succeeded
                 );
                 mine.push(job.id);
             }
@@ -1530,9 +1681,12 @@ async fn concurrent_submit_and_claim(store: Store) {
                             Heartbeat::Cancel => {
                                 assert!(store.mark_cancelled(&job.id, &worker).await.unwrap())
                             }
-                            Heartbeat::Continue => {
-                                assert!(store.complete(&job.id, &worker, json!({})).await.unwrap())
-                            }
+                            // A cancel may land between the heartbeat and the completion;
+                            // then it wins.
+                            Heartbeat::Continue => assert_ne!(
+                                store.complete(&job.id, &worker, json!({})).await.unwrap(),
+                                Completion::NotHeld
+                            ),
                             Heartbeat::Lost => panic!("lost a live lease"),
                         }
                         done += 1;
@@ -1732,7 +1886,8 @@ both!(
     strategy_versions,
     tenant_isolation_of_runs_and_jobs,
     pagination,
-    idempotency_first_wins,
+    idempotency_reserve_complete_release,
+    idempotency_reserve_race,
     claim_order_by_priority,
     per_tenant_limit,
     lease_expiry_reclaims_and_counts_attempts,
@@ -1754,7 +1909,7 @@ async fn in_memory_sqlite_keeps_its_one_database() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     assert_eq!(
         store.migrate().await.unwrap(),
-        ["0001_init", "0002_queue_index"]
+        ["0001_init", "0002_queue_index", "0003_hardening"]
     );
     let t = store.create_tenant("A").await.unwrap();
     // Later calls reach the same database (one pooled connection that is never retired).

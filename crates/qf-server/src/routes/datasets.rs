@@ -4,8 +4,6 @@
 //! as it arrives; then it is validated with the same checks as `qf data inspect` and
 //! written to the catalog. Any failure removes whatever was written.
 
-use std::path::PathBuf;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -26,6 +24,7 @@ use crate::idempotency;
 use crate::problem::{ApiQuery, Problem};
 use crate::routes::tenant::check_name;
 use crate::routes::{ListQuery, Listed};
+use crate::uploads::TempUpload;
 
 /// A stored dataset.
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,10 +85,12 @@ pub async fn upload(
 ) -> Result<Response, Problem> {
     p.require(Scope::Run)?;
     let tmp_dir = app.config.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&tmp_dir)
-        .await
-        .map_err(|e| Problem::internal(format!("cannot create {}: {e}", tmp_dir.display())))?;
-    let tmp = TempUpload(tmp_dir.join(format!("upload-{}", uuid::Uuid::now_v7().simple())));
+    let tmp = TempUpload::create(&tmp_dir).map_err(|e| {
+        Problem::internal(format!(
+            "cannot create an upload file in {}: {e}",
+            tmp_dir.display()
+        ))
+    })?;
     let cap = app.config.limits.upload_max_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -114,7 +115,7 @@ pub async fn upload(
                     }
                     file_name = field.file_name().map(str::to_string);
                     let stream = field.map(|r| r.map_err(|e| e.to_string()));
-                    written = Some(save(stream, &tmp.0, cap).await?);
+                    written = Some(save(stream, &tmp, cap).await?);
                 }
                 Some("name") => {
                     let text = field
@@ -143,7 +144,7 @@ pub async fn upload(
             .into_body()
             .into_data_stream()
             .map(|r| r.map_err(|e| e.to_string()));
-        (None, None, save(stream, &tmp.0, cap).await?)
+        (None, None, save(stream, &tmp, cap).await?)
     };
     if name.is_none() {
         name = q.name.clone();
@@ -195,7 +196,7 @@ pub async fn upload(
         &app.objects,
         p.tenant.as_str(),
         id.as_str(),
-        &tmp.0,
+        tmp.path(),
         file_name.as_deref().unwrap_or("upload.csv"),
     )
     .await
@@ -234,30 +235,21 @@ pub async fn upload(
         .into_response())
 }
 
-/// An uploaded file on disk, removed when dropped.
-struct TempUpload(PathBuf);
-
-impl Drop for TempUpload {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// What [`save`] wrote.
 struct Written {
     bytes: u64,
     sha256: String,
 }
 
-/// Streams a body to `path`, failing with 413 as soon as it passes `cap` bytes.
+/// Streams a body into `tmp`, failing with 413 as soon as it passes `cap` bytes.
 async fn save(
     mut stream: impl Stream<Item = Result<bytes::Bytes, String>> + Unpin,
-    path: &std::path::Path,
+    tmp: &TempUpload,
     cap: u64,
 ) -> Result<Written, Problem> {
-    let file = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| Problem::internal(format!("cannot create {}: {e}", path.display())))?;
+    let file = tmp
+        .writer()
+        .map_err(|e| Problem::internal(format!("cannot write {}: {e}", tmp.path().display())))?;
     let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut bytes = 0u64;
     let mut hash = Sha256::new();

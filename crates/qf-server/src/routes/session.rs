@@ -149,19 +149,34 @@ fn secs_ns(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX / 1_000_000_000) * 1_000_000_000
 }
 
-/// Exchanges a refresh token for new tokens; the old pair stops working (rotation).
+/// Exchanges a refresh token for new tokens; the old pair stops working (rotation). A
+/// refresh token used a second time revokes the whole session: it was copied.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = Refresh, security(()),
-    responses((status = 200, body = Tokens), (status = 401)))]
+    responses((status = 200, body = Tokens),
+        (status = 401, description = "unknown, expired or revoked; or reused, which revokes the session")))]
 pub async fn refresh(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<Refresh>,
 ) -> Result<Json<Tokens>, Problem> {
     let invalid = || Problem::unauthorized("the refresh token is unknown, expired or revoked");
-    let s = app
-        .store
-        .session_by_refresh(&hash_secret(&body.refresh_token))
-        .await?
-        .ok_or_else(invalid)?;
+    let presented = hash_secret(&body.refresh_token);
+    let Some(s) = app.store.session_by_refresh(&presented).await? else {
+        // A refresh token that was rotated away from, presented again, was copied: revoke
+        // the whole session, so that neither its thief nor its owner can go on with it.
+        if let Some(family) = app.store.session_by_retired_refresh(&presented).await? {
+            app.store.revoke_session(&family.id).await?;
+            tracing::warn!(
+                session = %family.id,
+                tenant = %family.tenant_id,
+                "a rotated refresh token was reused; the session is revoked"
+            );
+            return Err(Problem::unauthorized(
+                "this refresh token was already used, so it may have been copied; the session \
+                 has been revoked: sign in again",
+            ));
+        }
+        return Err(invalid());
+    };
     let now = now_ns();
     if s.revoked_at.is_some() || s.refresh_expires_at <= now {
         return Err(invalid());
@@ -180,12 +195,18 @@ pub async fn refresh(
         .store
         .rotate_session(
             &s.id,
+            &presented,
             &hash_secret(&token),
             &hash_secret(&refresh),
             now + secs_ns(auth.session_ttl_secs),
             now + secs_ns(auth.refresh_ttl_secs),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // Revoked meanwhile, or another refresh used this token first (reuse).
+            qf_store::StoreError::Conflict(why) => Problem::unauthorized(why),
+            other => Problem::from(other),
+        })?;
     Ok(Json(Tokens {
         token,
         refresh_token: refresh,

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use qf_store::{ApiKey, ApiKeyId, Invitation, InvitationId, Membership, Role, UserId};
+use qf_store::{ApiKey, ApiKeyId, CreatedBy, Invitation, InvitationId, Membership, Role, UserId};
 
 use crate::app::AppState;
 use crate::auth::{
-    Principal, Scope, SecretKind, days_from_now, hash_secret, key_prefix, new_secret,
+    Actor, Principal, Scope, SecretKind, days_from_now, hash_secret, key_prefix, new_secret,
 };
 use crate::problem::{ApiJson, Problem};
 
@@ -351,6 +351,8 @@ pub struct KeyView {
     pub prefix: String,
     pub role: String,
     pub scopes: Vec<String>,
+    /// Who created the key: a user id (`usr_…`) for a signed-in person, a key id for a key
+    /// made with another key; absent for keys made by `qf admin`.
     pub created_by: Option<String>,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -369,7 +371,10 @@ impl From<ApiKey> for KeyView {
             prefix: k.prefix,
             role: k.role.as_str().into(),
             scopes: k.scopes,
-            created_by: k.created_by.map(|u| u.to_string()),
+            created_by: k
+                .created_by
+                .map(|u| u.to_string())
+                .or_else(|| k.created_by_key.map(|id| id.to_string())),
             expires_at: k.expires_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
@@ -466,13 +471,17 @@ pub async fn create_key(
             ));
         }
     };
+    let creator = match &p.actor {
+        Actor::User { user, .. } => CreatedBy::User(user),
+        Actor::Key(id) => CreatedBy::Key(id),
+    };
     let (view, _) = issue_key(
         &app.store,
         &p.tenant,
         name,
         role,
         &scopes,
-        p.user(),
+        Some(creator),
         expires_at,
     )
     .await?;
@@ -487,7 +496,7 @@ pub async fn issue_key(
     name: &str,
     role: Role,
     scopes: &[String],
-    created_by: Option<&UserId>,
+    created_by: Option<CreatedBy<'_>>,
     expires_at: Option<i64>,
 ) -> Result<(KeyView, String), Problem> {
     let secret = new_secret(SecretKind::ApiKey);
@@ -508,9 +517,11 @@ pub async fn issue_key(
     Ok((view, secret))
 }
 
-/// Revokes an API key (admin); it stops working at once.
+/// Revokes an API key (admin); it stops working at once. Like creating one, it keeps the
+/// role order: an admin cannot revoke an owner's key.
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
-    params(("id" = String, Path)), responses((status = 200, body = KeyView), (status = 404)))]
+    params(("id" = String, Path)), responses((status = 200, body = KeyView),
+        (status = 403, description = "the key's role is above the caller's"), (status = 404)))]
 pub async fn revoke_key(
     State(app): State<AppState>,
     p: Principal,
@@ -518,5 +529,14 @@ pub async fn revoke_key(
 ) -> Result<Json<KeyView>, Problem> {
     p.require(Scope::Manage)?;
     let id = ApiKeyId::parse(&id).ok_or_else(|| Problem::not_found("no such API key"))?;
+    // A key's role never changes, so checking it before the revocation is race-free.
+    let key = app.store.api_key(&p.tenant, &id).await?;
+    if key.role.rank() > p.role.rank() {
+        return Err(Problem::forbidden(format!(
+            "a {} cannot revoke a key with the {} role",
+            p.role.as_str(),
+            key.role.as_str()
+        )));
+    }
     Ok(Json(app.store.revoke_api_key(&p.tenant, &id).await?.into()))
 }

@@ -223,3 +223,50 @@ fn printed_output_goes_to_a_bounded_log_and_states_to_the_report() {
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("Strategy states") && html.contains("it is bar 100"));
 }
+
+#[test]
+fn oversized_return_values_are_refused_with_what_was_wrong() {
+    let d = Dir::new();
+    let data = d.file("bars.csv", &walk_csv(2_000, 6, None));
+    let order = |fields: &str| {
+        format!("def on_bar():\n    return {{'orders': [{{'side': 'buy', 'qty': 1, {fields}}}]}}\n")
+    };
+    let cases = [
+        (
+            "reason.py",
+            "STATES = ['flat', 'long']\n\ndef on_bar():\n    return {'target_percent': 0.5, 'state': 'long', 'reason': 'x' * (10 * 1024 * 1024)}\n".to_string(),
+            "\"reason\" is 10,485,760 bytes long; at most 1024 bytes (1 KiB) are allowed",
+        ),
+        (
+            "state.py",
+            "def on_bar():\n    return {'state': 'long' * 1000}\n".to_string(),
+            "\"state\" is 4,000 bytes long; at most 1024 bytes (1 KiB) are allowed",
+        ),
+        (
+            "big_int.py",
+            "def on_bar():\n    return {'target_quantity': 10 ** 30}\n".to_string(),
+            "target_quantity = 1000000000000000000000000000000 is too large: it must lie within -9223372036..9223372036",
+        ),
+        (
+            "huge_price.py",
+            order("'price': 1e300"),
+            "order \"price\" = 1e300 is too large: at most 9223372036",
+        ),
+        (
+            "tiny_price.py",
+            order("'price': 1e-300"),
+            "order \"price\" = 1e-300 is too small: prices of ",
+        ),
+    ];
+    for (name, src, want) in cases {
+        let s = d.file(name, &src);
+        let err = fails(&["backtest", "--data", &data, "--strategy", &s]);
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}, in on_bar (bar 0 at ")),
+            "{name}: {err}"
+        );
+        let digits = err.split(|c: char| !c.is_ascii_digit()).map(str::len).max();
+        assert!(digits < Some(40), "{name}: a number printed in full: {err}");
+    }
+}

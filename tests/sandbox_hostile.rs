@@ -347,7 +347,42 @@ fn corpus() -> Vec<(&'static str, String, Expect)> {
         (
             "absurd leverage",
             on_bar("return {'target_percent': 1e300}"),
-            Failed(BadReturn, "-100..100"),
+            Failed(BadReturn, "target_percent = 1e300 is too large"),
+        ),
+        (
+            "size past any quantity",
+            on_bar("return {'target_quantity': 10 ** 30}"),
+            Failed(
+                BadReturn,
+                "target_quantity = 1000000000000000000000000000000 is too large",
+            ),
+        ),
+        (
+            "price below any tick",
+            on_bar("return {'orders': [{'side': 'buy', 'qty': 1, 'price': 1e-300}]}"),
+            Failed(BadReturn, "order \"price\" = 1e-300 is too small"),
+        ),
+        // Oversized text sent back on every bar.
+        (
+            "ten-megabyte reason",
+            on_bar("return {'reason': 'x' * (10 * 1024 * 1024)}"),
+            Failed(
+                BadReturn,
+                "\"reason\" is 10,485,760 bytes long; at most 1024 bytes",
+            ),
+        ),
+        (
+            "ten-megabyte state",
+            on_bar("return {'state': 'x' * (10 * 1024 * 1024)}"),
+            Failed(
+                BadReturn,
+                "\"state\" is 10,485,760 bytes long; at most 1024 bytes",
+            ),
+        ),
+        (
+            "ten-megabyte unknown key",
+            on_bar("return {'x' * (10 * 1024 * 1024): 1}"),
+            Failed(BadReturn, "unknown key \"xxxx"),
         ),
         (
             "two position actions",

@@ -8,6 +8,8 @@ use qf_core::InstrumentId;
 use qf_engine::strategies::Params;
 use qf_engine::{Line, Source, StartContext, StrategyError};
 
+use crate::shown;
+
 /// An indicator function tenants can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IndicatorFn {
@@ -335,13 +337,17 @@ fn check_arg(func: &str, what: &str, x: f64) -> Result<(), String> {
         if x.is_finite() && x > 0.0 && x <= 100.0 {
             return Ok(());
         }
-        return Err(format!("`{func}`: k must be a number in (0, 100], got {x}"));
+        return Err(format!(
+            "`{func}`: k must be a number in (0, 100], got {}",
+            shown::float(x)
+        ));
     }
     if x.fract() == 0.0 && (1.0..=100_000.0).contains(&x) {
         Ok(())
     } else {
         Err(format!(
-            "`{func}`: {what} must be a whole number from 1 to 100000, got {x}"
+            "`{func}`: {what} must be a whole number from 1 to 100000, got {}",
+            shown::float(x)
         ))
     }
 }

@@ -23,6 +23,7 @@ pub mod ops;
 pub mod pool;
 pub mod python;
 pub mod rules;
+mod shown;
 pub mod tenant;
 pub mod wire;
 pub mod worker;

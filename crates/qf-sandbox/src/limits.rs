@@ -140,7 +140,7 @@ impl RunFailure {
 }
 
 /// `1284` → `1,284`.
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (k, c) in s.chars().enumerate() {

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use qf_core::{InstrumentId, OrderKind, Price, Quantity, Side, TimeInForce};
+use qf_core::{
+    InstrumentId, OrderKind, PRICE_SCALE, Price, QUANTITY_SCALE, Quantity, Side, TimeInForce,
+};
 use qf_engine::{Context, OrderError, StartContext, Strategy, StrategyError};
 
 use crate::wire::{Malformed, Reader, Writer};
@@ -72,6 +74,30 @@ impl Op {
 pub const MAX_OPS_PER_CALL: usize = 103;
 /// Most orders working at once in one run of tenant code.
 pub const MAX_OPEN_ORDERS: usize = 10_000;
+/// Largest whole size an op's quantity can hold (`Quantity` counts 10⁻⁹ units in an `i64`).
+pub const MAX_SIZE: i64 = i64::MAX / QUANTITY_SCALE;
+/// Largest whole price an op's price can hold (`Price` counts 10⁻⁹ units in an `i64`).
+pub const MAX_PRICE: i64 = i64::MAX / PRICE_SCALE;
+/// Longest state name or `reason`, in bytes, that tenant code may return (1 KiB). Both are
+/// labels for the state timeline; a longer text is refused, in the worker before anything
+/// is recorded and again by the parent when it reads ops.
+pub const MAX_STATE_TEXT: usize = 1024;
+/// Longest reason an op may carry: the tenant's own, or the default one, which quotes the
+/// state name (`on_bar returned state "…"`).
+const MAX_OP_REASON: usize = MAX_STATE_TEXT + 64;
+
+/// A state name or reason read from a worker, refused past its bound before it is copied.
+fn bounded<'a>(
+    r: &mut Reader<'a>,
+    max: usize,
+    too_long: &'static str,
+) -> Result<&'a str, Malformed> {
+    let s = r.str()?;
+    if s.len() > max {
+        return Err(Malformed(too_long));
+    }
+    Ok(s)
+}
 
 /// An op with the `on_bar` call it was made in (1-based count of calls).
 #[derive(Debug, Clone, PartialEq)]
@@ -250,11 +276,15 @@ pub fn read_ops(r: &mut Reader<'_>) -> Result<Vec<Recorded>, Malformed> {
                 }
             }
             6 => Op::CancelAll,
-            7 => Op::State {
-                from: r.str()?.into(),
-                to: r.str()?.into(),
-                reason: r.str()?.into(),
-            },
+            7 => {
+                const NAME: &str = "a state name longer than 1 KiB";
+                const REASON: &str = "a state-change reason longer than 1 KiB";
+                Op::State {
+                    from: bounded(r, MAX_STATE_TEXT, NAME)?.into(),
+                    to: bounded(r, MAX_STATE_TEXT, NAME)?.into(),
+                    reason: bounded(r, MAX_OP_REASON, REASON)?.into(),
+                }
+            }
             _ => return Err(Malformed("op")),
         };
         out.push(Recorded {
@@ -264,4 +294,56 @@ pub fn read_ops(r: &mut Reader<'_>) -> Result<Vec<Recorded>, Malformed> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(from: &str, to: &str, reason: &str) -> Vec<Recorded> {
+        vec![Recorded {
+            call: 1,
+            instrument: InstrumentId(0),
+            op: Op::State {
+                from: from.into(),
+                to: to.into(),
+                reason: reason.into(),
+            },
+        }]
+    }
+
+    fn encoded(ops: &[Recorded]) -> Vec<u8> {
+        let mut w = Writer::default();
+        write_ops(&mut w, ops);
+        w.0
+    }
+
+    #[test]
+    fn state_changes_round_trip_up_to_the_limit() {
+        let name = "n".repeat(MAX_STATE_TEXT);
+        let default_reason = format!("on_bar returned state \"{name}\"");
+        let ops = state("flat", &name, &default_reason);
+        let bytes = encoded(&ops);
+        assert_eq!(read_ops(&mut Reader::new(&bytes)).unwrap(), ops);
+    }
+
+    #[test]
+    fn the_parent_refuses_an_over_long_state_name_or_reason() {
+        let long = "x".repeat(MAX_STATE_TEXT + 1);
+        let huge = "y".repeat(10 << 20);
+        for (ops, want) in [
+            (state("flat", &long, "r"), "a state name longer than 1 KiB"),
+            (state(&long, "flat", "r"), "a state name longer than 1 KiB"),
+            (
+                state("flat", "long", &huge),
+                "a state-change reason longer than 1 KiB",
+            ),
+        ] {
+            let bytes = encoded(&ops);
+            match read_ops(&mut Reader::new(&bytes)) {
+                Err(Malformed(why)) => assert_eq!(why, want),
+                Ok(_) => panic!("accepted an op with a {want}"),
+            }
+        }
+    }
 }

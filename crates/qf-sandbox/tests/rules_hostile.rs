@@ -598,7 +598,21 @@ fn non_finite_order_sizes_stop_the_run_at_the_action() {
             8,
             "quantity is not a finite number (inf)",
         ),
-        ("buy(1e300)", 8, "quantity 1e300 is out of range"),
+        (
+            "buy(1e300)",
+            8,
+            "quantity 1e300 is too large: at most 9223372036",
+        ),
+        (
+            "limit(1, 1e300)",
+            8,
+            "price 1e300 is too large: at most 9223372036",
+        ),
+        (
+            "limit(1, 1e-300)",
+            8,
+            "price 1e-300 is too small: prices move in steps of 0.01",
+        ),
         (
             "sell(-1)",
             8,

@@ -11,6 +11,7 @@ use qf_engine::strategies::ParamSpec;
 use super::literal::{self, Lit};
 use crate::diag::{Diagnostic, Diagnostics, line_col};
 use crate::indicator::IndicatorSpec;
+use crate::shown;
 
 /// Largest strategy file accepted.
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
@@ -623,7 +624,9 @@ impl Checker<'_> {
                 at,
                 format!(
                     "parameter `{name}`: default {} is outside min {} .. max {}",
-                    spec.default, spec.min, spec.max
+                    shown::float(spec.default),
+                    shown::float(spec.min),
+                    shown::float(spec.max)
                 ),
                 None,
             );

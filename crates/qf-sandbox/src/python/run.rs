@@ -17,14 +17,15 @@ use qf_engine::{Context, Line, StartContext, Strategy, StrategyError};
 
 use super::check::{BAR_NAMES, Input, PythonProgram};
 use crate::limits::{FailureKind, Limits, RunFailure};
-use crate::ops::{Op, Recorded};
+use crate::ops::{MAX_PRICE, MAX_SIZE, MAX_STATE_TEXT, Op, Recorded};
+use crate::shown;
 
 /// Most orders one call may return.
 const MAX_ORDERS_PER_BAR: usize = 100;
 /// Most values `mem` may hold (nested values counted).
 const MAX_MEM_VALUES: usize = 100_000;
-/// Longest `reason` kept for the state timeline.
-const MAX_REASON: usize = 200;
+/// Longest unknown key for which a "did you mean" is looked for (the search is quadratic).
+const MAX_GUESSED_KEY: usize = 64;
 
 /// Compiles the strategy for running. A syntax error or an unsupported feature comes back
 /// at its line and column, with what to write instead where there is a known fix.
@@ -248,18 +249,23 @@ impl<'p> PyStrategy<'p> {
                     }
                 }
                 "target_percent" => {
-                    let f = number(v, "target_percent")?;
-                    if f.abs() > 100.0 {
+                    let n = number(v, "target_percent")?;
+                    if n.value.abs() > 100.0 {
                         return Err(format!(
-                            "target_percent = {f} is a fraction of equity (1.0 is 100%); it must lie within -100..100"
+                            "target_percent = {} is too large: it is a fraction of equity (1.0 is 100%) and must lie within -100..100",
+                            n.shown
                         ));
                     }
-                    position_ops.push(Op::TargetPercent(f));
+                    position_ops.push(Op::TargetPercent(n.value));
                 }
                 "target_quantity" => {
-                    let q = number(v, "target_quantity")?;
-                    let q = Quantity::from_f64(q, info.size_precision)
-                        .ok_or_else(|| format!("target_quantity = {q} is out of range"))?;
+                    let n = number(v, "target_quantity")?;
+                    let q = Quantity::from_f64(n.value, info.size_precision).ok_or_else(|| {
+                        format!(
+                            "target_quantity = {} is too large: it must lie within -{MAX_SIZE}..{MAX_SIZE}",
+                            n.shown
+                        )
+                    })?;
                     position_ops.push(Op::TargetQuantity(q));
                 }
                 "orders" => {
@@ -281,12 +287,16 @@ impl<'p> PyStrategy<'p> {
                 }
                 "cancel_all" => cancel = truthy(v, "cancel_all")?,
                 "state" => match v {
-                    MontyObject::String(s) => new_state = Some(s.clone()),
+                    MontyObject::String(s) => {
+                        short_text("state", s, "a state name is a label such as \"long\"")?;
+                        new_state = Some(s.clone());
+                    }
                     other => return Err(format!("\"state\" is a string, not {}", describe(other))),
                 },
                 "reason" => match v {
                     MontyObject::String(s) => {
-                        reason = Some(s.chars().take(MAX_REASON).collect::<String>())
+                        short_text("reason", s, "keep it to a line and print() the details")?;
+                        reason = Some(s.clone());
                     }
                     other => {
                         return Err(format!("\"reason\" is a string, not {}", describe(other)));
@@ -306,12 +316,14 @@ impl<'p> PyStrategy<'p> {
                     ];
                     let guess = KEYS[..8]
                         .iter()
+                        .filter(|_| other.len() <= MAX_GUESSED_KEY)
                         .min_by_key(|k| super::check::edit_distance(k, other))
                         .filter(|k| super::check::edit_distance(k, other) <= 3)
                         .map(|k| format!("; did you mean \"{k}\"?"))
                         .unwrap_or_default();
                     return Err(format!(
-                        "unknown key \"{other}\" in the returned dict{guess} (keys: {})",
+                        "unknown key \"{}\" in the returned dict{guess} (keys: {})",
+                        crate::diag::clip(other),
                         KEYS[..8].join(", ")
                     ));
                 }
@@ -334,7 +346,8 @@ impl<'p> PyStrategy<'p> {
                     None if self.states.is_empty() => to.as_str().into(),
                     None => {
                         return Err(format!(
-                            "state \"{to}\" is not in STATES ({})",
+                            "state \"{}\" is not in STATES ({})",
+                            crate::diag::clip(&to),
                             self.prog.states.join(", ")
                         ));
                     }
@@ -381,24 +394,76 @@ fn describe(v: &MontyObject) -> String {
     s.to_string()
 }
 
-fn number(v: &MontyObject, what: &str) -> Result<f64, String> {
-    let x = match v {
-        MontyObject::Int(i) => *i as f64,
-        MontyObject::Float(x) => *x,
-        other => {
-            return Err(format!(
-                "\"{what}\" must be a number, not {}",
-                describe(other)
-            ));
+/// A number tenant code returned: its value, and how messages show it (as the tenant wrote
+/// it: `1e300`, `1000000000000000000000000000000`, never a 300-digit expansion).
+struct Number {
+    /// The value; an int past `f64` is infinite, which every bound refuses as too large.
+    value: f64,
+    shown: String,
+}
+
+/// Bits of an int past which it is not converted to decimal: converting a huge one takes
+/// long, outside the call's time limit, and no size or price comes near (4096 bits is some
+/// 1,233 digits).
+const MAX_SHOWN_INT_BITS: u64 = 4096;
+
+fn number(v: &MontyObject, what: &str) -> Result<Number, String> {
+    match v {
+        MontyObject::Int(i) => Ok(Number {
+            value: *i as f64,
+            shown: i.to_string(),
+        }),
+        // Past i64. Kept, not refused here, so the caller can say "too large" with its
+        // own bound.
+        MontyObject::BigInt(b) if b.bits() <= MAX_SHOWN_INT_BITS => {
+            let digits = b.to_string();
+            Ok(Number {
+                // Decimal digits always parse; a value past f64 parses as infinite.
+                value: digits.parse().unwrap_or(f64::INFINITY),
+                shown: shown::int(&digits),
+            })
         }
-    };
-    if x.is_finite() {
-        Ok(x)
-    } else {
-        Err(format!(
-            "\"{what}\" = {x}: sizes and prices must be finite numbers"
-        ))
+        MontyObject::BigInt(b) => {
+            // The top bit of the two's-complement bytes is the sign.
+            let negative = b.to_signed_bytes_le().last().is_some_and(|t| t & 0x80 != 0);
+            Ok(Number {
+                value: if negative {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                },
+                shown: format!(
+                    "{} int of {} bits",
+                    if negative { "a negative" } else { "an" },
+                    b.bits()
+                ),
+            })
+        }
+        MontyObject::Float(x) if x.is_finite() => Ok(Number {
+            value: *x,
+            shown: shown::float(*x),
+        }),
+        MontyObject::Float(x) => Err(format!(
+            "\"{what}\" = {}: sizes and prices must be finite numbers",
+            shown::float(*x)
+        )),
+        other => Err(format!(
+            "\"{what}\" must be a number, not {}",
+            describe(other)
+        )),
     }
+}
+
+/// Refuses a state name or reason longer than [`MAX_STATE_TEXT`] bytes, before anything is
+/// recorded: both go to the parent and into the report.
+fn short_text(key: &str, s: &str, hint: &str) -> Result<(), String> {
+    if s.len() <= MAX_STATE_TEXT {
+        return Ok(());
+    }
+    Err(format!(
+        "\"{key}\" is {} bytes long; at most {MAX_STATE_TEXT} bytes (1 KiB) are allowed: {hint}",
+        crate::limits::thousands(s.len() as u64)
+    ))
 }
 
 fn truthy(v: &MontyObject, what: &str) -> Result<bool, String> {
@@ -421,10 +486,28 @@ fn order(o: &MontyObject, info: &qf_core::Instrument) -> Result<Op, String> {
     let (mut side, mut qty, mut kind, mut price, mut stop, mut tif) =
         (None, None, None, None, None, TimeInForce::Gtc);
     let price_of = |v: &MontyObject, what: &str| -> Result<Price, String> {
-        let p = number(v, what)?;
-        Price::from_f64(p, info.price_precision)
-            .filter(|p| p.is_positive())
-            .ok_or_else(|| format!("order \"{what}\" = {p} must be a positive price"))
+        let n = number(v, what)?;
+        if n.value <= 0.0 {
+            return Err(format!(
+                "order \"{what}\" = {} must be a positive price",
+                n.shown
+            ));
+        }
+        let p = Price::from_f64(n.value, info.price_precision).ok_or_else(|| {
+            format!(
+                "order \"{what}\" = {} is too large: at most {MAX_PRICE}",
+                n.shown
+            )
+        })?;
+        if !p.is_positive() {
+            return Err(format!(
+                "order \"{what}\" = {} is too small: prices of {} move in steps of {}",
+                n.shown,
+                info.symbol,
+                info.tick()
+            ));
+        }
+        Ok(p)
     };
     for (k, v) in fields {
         let key = match k {
@@ -435,16 +518,28 @@ fn order(o: &MontyObject, info: &qf_core::Instrument) -> Result<Op, String> {
             ("side", MontyObject::String(s)) if s == "buy" => side = Some(Side::Buy),
             ("side", MontyObject::String(s)) if s == "sell" => side = Some(Side::Sell),
             ("qty", v) => {
-                let q = number(v, "qty")?;
-                if q <= 0.0 {
+                let n = number(v, "qty")?;
+                if n.value <= 0.0 {
                     return Err(format!(
-                        "order \"qty\" = {q} must be positive (use \"side\" for direction)"
+                        "order \"qty\" = {} must be positive (use \"side\" for direction)",
+                        n.shown
                     ));
                 }
-                qty = Some(
-                    Quantity::from_f64(q, info.size_precision)
-                        .ok_or_else(|| format!("order \"qty\" = {q} is out of range"))?,
-                );
+                let q = Quantity::from_f64(n.value, info.size_precision).ok_or_else(|| {
+                    format!(
+                        "order \"qty\" = {} is too large: at most {MAX_SIZE}",
+                        n.shown
+                    )
+                })?;
+                if q.is_zero() {
+                    return Err(format!(
+                        "order \"qty\" = {} is too small: the smallest order of {} is {}",
+                        n.shown,
+                        info.symbol,
+                        info.lot()
+                    ));
+                }
+                qty = Some(q);
             }
             ("type", MontyObject::String(s))
                 if ["market", "limit", "stop", "stop_limit"].contains(&s.as_str()) =>
@@ -696,5 +791,179 @@ impl Strategy for PyStrategy<'_> {
             return Err(self.fail(f, ctx));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use qf_engine::BacktestConfig;
+
+    use super::*;
+
+    /// Runs `body` as `on_bar` in process, as the worker does, on 20 bars of `ACME` (prices
+    /// in cents, whole-unit sizes). `STATES` is left undeclared: any state name is taken.
+    fn run(body: &str) -> PyStrategy<'static> {
+        let mut src = String::from("def on_bar():\n");
+        for line in body.lines() {
+            src.push_str("    ");
+            src.push_str(line);
+            src.push('\n');
+        }
+        let prog: &'static PythonProgram =
+            Box::leak(Box::new(crate::python::check("t.py", &src).unwrap()));
+        let runner = compile(prog).unwrap();
+        let params = qf_engine::strategies::resolve("t", &prog.params, &[]).unwrap();
+        let mut s = PyStrategy::new(prog, runner, params, Limits::default(), None);
+        let data = vec![qf_data::sample_bars("ACME", 20, 1)];
+        let _ = qf_engine::run_backtest(&BacktestConfig::default(), &data, &mut s, None);
+        s
+    }
+
+    /// The message a refused return value stops the run with, checking it is reported like
+    /// the tier's other bad return values: on the first bar, in `on_bar`.
+    fn refused(body: &str) -> String {
+        let f = run(body).failure.expect("the run is refused");
+        assert_eq!(f.kind, FailureKind::BadReturn, "{f}");
+        assert_eq!(f.function.as_deref(), Some("on_bar"), "{f}");
+        assert_eq!(f.bar.map(|(b, _)| b), Some(0), "{f}");
+        f.message
+    }
+
+    /// Longest run of consecutive digits: a number printed in full has hundreds.
+    fn longest_digits(s: &str) -> usize {
+        s.split(|c: char| !c.is_ascii_digit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_reason_or_state_past_one_kib_is_refused_with_its_length() {
+        assert_eq!(
+            refused("return {'target_percent': 0.5, 'reason': 'x' * (10 * 1024 * 1024)}"),
+            "\"reason\" is 10,485,760 bytes long; at most 1024 bytes (1 KiB) are allowed: keep it to a line and print() the details"
+        );
+        // Refused even when no state changes, so it never crosses the pipe.
+        assert!(
+            refused("return {'reason': 'é' * 513}").starts_with("\"reason\" is 1,026 bytes long")
+        );
+        assert_eq!(
+            refused("return {'state': 's' * 1025}"),
+            "\"state\" is 1,025 bytes long; at most 1024 bytes (1 KiB) are allowed: a state name is a label such as \"long\""
+        );
+    }
+
+    #[test]
+    fn a_reason_and_state_of_exactly_one_kib_are_kept_whole() {
+        let s = run("return {'state': 's' * 1024, 'reason': 'r' * 1024}");
+        assert!(s.failure.is_none(), "{:?}", s.failure);
+        let Some(Recorded {
+            op: Op::State { to, reason, .. },
+            ..
+        }) = s.ops.first()
+        else {
+            panic!("no state change recorded: {:?}", s.ops);
+        };
+        assert_eq!((to.len(), reason.len()), (1024, 1024));
+    }
+
+    #[test]
+    fn an_unknown_huge_key_is_refused_quickly_and_shown_clipped() {
+        let m = refused("return {'k' * (10 * 1024 * 1024): 1}");
+        assert!(m.starts_with("unknown key \"kkkk") && m.len() < 400, "{m}");
+    }
+
+    #[test]
+    fn huge_ints_are_too_large_and_printed_as_written() {
+        assert_eq!(
+            refused("return {'target_quantity': 10 ** 30}"),
+            "target_quantity = 1000000000000000000000000000000 is too large: it must lie within -9223372036..9223372036"
+        );
+        assert_eq!(
+            refused("return {'target_quantity': -(10 ** 19)}"),
+            "target_quantity = -10000000000000000000 is too large: it must lie within -9223372036..9223372036"
+        );
+        assert_eq!(
+            refused("return {'target_percent': 10 ** 30}"),
+            "target_percent = 1000000000000000000000000000000 is too large: it is a fraction of equity (1.0 is 100%) and must lie within -100..100"
+        );
+        assert_eq!(
+            refused("return {'orders': [{'side': 'buy', 'qty': 10 ** 30}]}"),
+            "order \"qty\" = 1000000000000000000000000000000 is too large: at most 9223372036"
+        );
+        assert_eq!(
+            refused("return {'orders': [{'side': 'buy', 'qty': 1, 'price': 10 ** 400}]}"),
+            "order \"price\" = 1000000000…000 (401 digits) is too large: at most 9223372036"
+        );
+        assert_eq!(
+            refused("return {'target_quantity': -(10 ** 5000)}"),
+            "target_quantity = a negative int of 16610 bits is too large: it must lie within -9223372036..9223372036"
+        );
+        assert_eq!(
+            refused("return {'orders': [{'side': 'buy', 'qty': -(10 ** 30)}]}"),
+            "order \"qty\" = -1000000000000000000000000000000 must be positive (use \"side\" for direction)"
+        );
+    }
+
+    #[test]
+    fn extreme_floats_are_too_large_or_too_small_and_printed_as_written() {
+        let cases = [
+            (
+                "{'target_quantity': 1e300}",
+                "target_quantity = 1e300 is too large: it must lie within -9223372036..9223372036",
+            ),
+            (
+                "{'target_percent': -1e300}",
+                "target_percent = -1e300 is too large: it is a fraction of equity (1.0 is 100%) and must lie within -100..100",
+            ),
+            (
+                "{'orders': [{'side': 'buy', 'qty': 1, 'price': 1e300}]}",
+                "order \"price\" = 1e300 is too large: at most 9223372036",
+            ),
+            (
+                "{'orders': [{'side': 'buy', 'qty': 1, 'price': 1e-300}]}",
+                "order \"price\" = 1e-300 is too small: prices of ACME move in steps of 0.01",
+            ),
+            (
+                "{'orders': [{'side': 'sell', 'qty': 1, 'stop': 1e-300}]}",
+                "order \"stop\" = 1e-300 is too small: prices of ACME move in steps of 0.01",
+            ),
+            (
+                "{'orders': [{'side': 'buy', 'qty': 1e300}]}",
+                "order \"qty\" = 1e300 is too large: at most 9223372036",
+            ),
+            (
+                "{'orders': [{'side': 'buy', 'qty': 1e-300}]}",
+                "order \"qty\" = 1e-300 is too small: the smallest order of ACME is 1",
+            ),
+            (
+                "{'orders': [{'side': 'buy', 'qty': 1, 'price': -1e-300}]}",
+                "order \"price\" = -1e-300 must be a positive price",
+            ),
+            (
+                "{'target_quantity': float('inf')}",
+                "\"target_quantity\" = inf: sizes and prices must be finite numbers",
+            ),
+        ];
+        for (returned, want) in cases {
+            let m = refused(&format!("return {returned}"));
+            assert_eq!(m, want, "{returned}");
+            assert!(longest_digits(&m) < 20, "{m}");
+        }
+    }
+
+    #[test]
+    fn ordinary_numbers_still_read_plainly() {
+        assert_eq!(
+            refused("return {'target_percent': 150}"),
+            "target_percent = 150 is too large: it is a fraction of equity (1.0 is 100%) and must lie within -100..100"
+        );
+        assert_eq!(
+            refused("return {'orders': [{'side': 'buy', 'qty': 0.5, 'price': 0.001}]}"),
+            "order \"price\" = 0.001 is too small: prices of ACME move in steps of 0.01"
+        );
+        let s = run("return {'target_quantity': 3, 'state': 'in'}");
+        assert!(s.failure.is_none(), "{:?}", s.failure);
+        assert_eq!(s.ops[0].op, Op::TargetQuantity(Quantity::from_int(3)));
     }
 }

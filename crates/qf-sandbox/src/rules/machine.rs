@@ -9,6 +9,8 @@ use qf_engine::{Context, Line, OrderError, StartContext, Strategy, StrategyError
 
 use super::ir::{Action, ActionKind, Cond, Field, Num, Operand, Series, arith, compare};
 use crate::indicator::IndicatorSpec;
+use crate::ops::{MAX_PRICE, MAX_SIZE};
+use crate::shown::float as show;
 
 /// A transition ready to run.
 #[derive(Debug, Clone)]
@@ -350,15 +352,6 @@ impl Frame<'_, '_> {
     }
 }
 
-/// A number for a message: plain when short, scientific when huge or tiny.
-fn show(x: f64) -> String {
-    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
-}
-
 /// A runtime problem with one action: stops the run, naming the action and the bar.
 fn fail(ctx: &Context<'_>, a: &Action, what: impl std::fmt::Display) -> StrategyError {
     let i = ctx.instrument();
@@ -391,7 +384,13 @@ fn quantity(ctx: &Context<'_>, a: &Action, x: f64, what: &str) -> Result<Quantit
         .map_or(0, |inst| inst.size_precision);
     Quantity::from_f64(x, 9)
         .map(|q| q.truncate_to(precision))
-        .ok_or_else(|| fail(ctx, a, format!("{what} {} is out of range", show(x))))
+        .ok_or_else(|| {
+            fail(
+                ctx,
+                a,
+                format!("{what} {} is too large: at most {MAX_SIZE}", show(x)),
+            )
+        })
 }
 
 /// A limit or stop price, rounded to the nearest tick; must be positive.
@@ -407,8 +406,27 @@ fn price(ctx: &Context<'_>, a: &Action, x: f64) -> Result<Price, StrategyError> 
         .instruments()
         .get(ctx.instrument().index())
         .map_or(0, |inst| inst.price_precision);
-    let p = Price::from_f64(x, precision)
-        .ok_or_else(|| fail(ctx, a, format!("price {} is out of range", show(x))))?;
+    let p = Price::from_f64(x, precision).ok_or_else(|| {
+        fail(
+            ctx,
+            a,
+            format!("price {} is too large: at most {MAX_PRICE}", show(x)),
+        )
+    })?;
+    if x > 0.0 && !p.is_positive() {
+        let tick = ctx
+            .instruments()
+            .get(ctx.instrument().index())
+            .map_or(Price::from_int(1), |inst| inst.tick());
+        return Err(fail(
+            ctx,
+            a,
+            format!(
+                "price {} is too small: prices move in steps of {tick}",
+                show(x)
+            ),
+        ));
+    }
     if !p.is_positive() {
         return Err(fail(
             ctx,

@@ -197,7 +197,7 @@ fn blame_param(spec: &IndicatorSpec, arg_at: &[usize], params: &Params) -> Optio
         if let Err(m) = IndicatorSpec::new(spec.func.name, source, args) {
             return Some((
                 arg_at.get(k).copied()?,
-                format!("{m} (parameter `{p}` = {v})"),
+                format!("{m} (parameter `{p}` = {})", crate::shown::float(v)),
             ));
         }
     }

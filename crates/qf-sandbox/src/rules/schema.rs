@@ -10,6 +10,7 @@ use super::suggest::did_you_mean;
 use super::{
     MAX_ACTIONS, MAX_NAME_LEN, MAX_PARAMS, MAX_STATES, MAX_TRANSITIONS, MAX_VARS, WILDCARD,
 };
+use crate::shown;
 
 /// A declared parameter, checked for consistency but not yet against other names.
 #[derive(Debug, Clone)]
@@ -345,7 +346,11 @@ impl Reader {
                 if p.min > p.max {
                     rep.error(
                         at,
-                        format!("parameter `{name}` has min {} above max {}", p.min, p.max),
+                        format!(
+                            "parameter `{name}` has min {} above max {}",
+                            shown::float(p.min),
+                            shown::float(p.max)
+                        ),
                     );
                     return None;
                 }
@@ -354,7 +359,9 @@ impl Reader {
                         at,
                         format!(
                             "default {} of parameter `{name}` is outside its range {}..{}",
-                            p.default, p.min, p.max
+                            shown::float(p.default),
+                            shown::float(p.min),
+                            shown::float(p.max)
                         ),
                     );
                     return None;
@@ -364,7 +371,7 @@ impl Reader {
                         at,
                         format!(
                             "default {} of integer parameter `{name}` is not a whole number",
-                            p.default
+                            shown::float(p.default)
                         ),
                     );
                     return None;

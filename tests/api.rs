@@ -65,6 +65,84 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
 }
 
+/// Checks that `parquet` (a trades or equity table from the API) has the columns of `csv`
+/// (the CLI's file), typed as documented, and the same values row by row: decimals to the
+/// last digit, times to the nanosecond, floats to the bit.
+#[track_caller]
+fn assert_parquet_has_the_csv_rows(name: &str, parquet: &[u8], csv: &str) {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Float64Type, TimestampNanosecondType, UInt64Type};
+    use arrow_schema::{DataType, TimeUnit};
+
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::copy_from_slice(parquet),
+    )
+    .unwrap_or_else(|e| panic!("{name}: not Parquet: {e}"))
+    .build()
+    .expect("a reader");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a CSV header").split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 10, "{name}: {} rows", rows.len());
+    let mut at = 0;
+    for batch in reader {
+        let batch = batch.expect("a record batch");
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, header, "{name}: Parquet columns and CSV header");
+        for (c, column) in batch.columns().iter().enumerate() {
+            let col = header[c];
+            for i in 0..batch.num_rows() {
+                let text = rows[at + i][c];
+                let same = match column.data_type() {
+                    DataType::Utf8 => column.as_string::<i32>().value(i) == text,
+                    DataType::Timestamp(TimeUnit::Nanosecond, Some(tz)) if &**tz == "UTC" => {
+                        column.as_primitive::<TimestampNanosecondType>().value(i)
+                            == qf_core::Timestamp::parse_rfc3339(text)
+                                .expect("a time")
+                                .nanos()
+                    }
+                    DataType::Decimal128(19, 9) if col.ends_with("price") || col == "quantity" => {
+                        column.as_primitive::<Decimal128Type>().value(i) == scaled(text, 9)
+                    }
+                    DataType::Decimal128(38, 18)
+                        if ["pnl", "fees", "equity", "cash"].contains(&col) =>
+                    {
+                        column.as_primitive::<Decimal128Type>().value(i) == scaled(text, 18)
+                    }
+                    DataType::Float64 => {
+                        column.as_primitive::<Float64Type>().value(i).to_bits()
+                            == text.parse::<f64>().expect("a float").to_bits()
+                    }
+                    DataType::UInt64 => {
+                        column.as_primitive::<UInt64Type>().value(i)
+                            == text.parse::<u64>().expect("a count")
+                    }
+                    other => panic!("{name}.{col}: unexpected type {other}"),
+                };
+                assert!(same, "{name} row {} column {col}: CSV {text:?}", at + i);
+            }
+        }
+        at += batch.num_rows();
+    }
+    assert_eq!(at, rows.len(), "{name}: Parquet rows and CSV rows");
+}
+
+/// An exact decimal as an integer count of 10^-`scale`: `"-1.5"`, 2 → -150.
+fn scaled(text: &str, scale: usize) -> i128 {
+    let (neg, digits) = text
+        .strip_prefix('-')
+        .map_or((false, text), |rest| (true, rest));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    assert!(frac.len() <= scale, "{text}: more than {scale} decimals");
+    let n: i128 = format!("{int}{frac:0<scale$}").parse().expect("a decimal");
+    if neg { -n } else { n }
+}
+
 /// Upload, strategies (Python and built-in), backtests and a sweep, their results next to the
 /// CLI's on the same file, artifacts, pagination, and the session's life: login, refresh,
 /// logout.
@@ -286,28 +364,128 @@ fn main_flow_as_a_user(backend: Backend) {
         report.text().to_ascii_lowercase().contains("<html"),
         "{report:?}"
     );
-    for (name, file) in [("trades", &trades_csv), ("equity", &equity_csv)] {
-        let r = server
-            .get(&format!("/v1/backtests/{run_id}/{name}"))
-            .auth(&token)
-            .send();
+    // Trades and equity: Parquet by default, the same rows as the CLI's CSV, the same bytes
+    // as `qf backtest --trades FILE.parquet`; CSV on request, byte for byte the CLI's.
+    let trades_parquet = d.path("trades.parquet");
+    let equity_parquet = d.path("equity.parquet");
+    cli(&[
+        "backtest",
+        "--data",
+        &csv_s,
+        "--strategy",
+        &sma_cross_path(),
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=30",
+        "--cash",
+        "100000",
+        "--size",
+        "10",
+        "--trades",
+        &trades_parquet.display().to_string(),
+        "--equity",
+        &equity_parquet.display().to_string(),
+    ]);
+    for (name, file, cli_parquet) in [
+        ("trades", &trades_csv, &trades_parquet),
+        ("equity", &equity_csv, &equity_parquet),
+    ] {
+        let path = format!("/v1/backtests/{run_id}/{name}");
+        let cli_csv = read(file);
+        let r = server.get(&path).auth(&token).send();
         assert_eq!(r.status, 200, "{r:?}");
-        assert!(
-            r.header("content-type")
-                .is_some_and(|c| c.starts_with("text/csv")),
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/vnd.apache.parquet"),
             "{r:?}"
         );
+        assert_eq!(
+            r.header("content-disposition"),
+            Some(format!("attachment; filename=\"{run_id}-{name}.parquet\"").as_str()),
+            "{r:?}"
+        );
+        assert_parquet_has_the_csv_rows(name, &r.body, &cli_csv);
+        let from_cli = std::fs::read(cli_parquet).expect("the CLI's Parquet");
+        assert!(
+            r.body == from_cli,
+            "{name}: the API's Parquet and `qf backtest --{name} {name}.parquet` differ"
+        );
+        for csv in [
+            server
+                .get(&format!("{path}?format=csv"))
+                .auth(&token)
+                .send(),
+            server
+                .get(&path)
+                .auth(&token)
+                .header("Accept", "text/csv")
+                .send(),
+        ] {
+            assert_eq!(csv.status, 200, "{csv:?}");
+            assert_eq!(
+                csv.header("content-type"),
+                Some("text/csv; charset=utf-8"),
+                "{csv:?}"
+            );
+            assert_eq!(
+                first_line(&csv.text()),
+                first_line(&cli_csv),
+                "{name} CSV header"
+            );
+            assert!(
+                csv.text() == cli_csv,
+                "{name} CSV: API and `qf backtest --{name}` differ ({csv:?})"
+            );
+        }
+        let p = server
+            .get(&format!("{path}?format=xlsx"))
+            .auth(&token)
+            .send()
+            .problem(422);
+        assert_eq!(p["field"], "format", "{p}");
+        assert!(detail(&p).contains("xlsx"), "{p}");
+    }
+
+    // A run stored before tables were Parquet has only trades.csv and equity.csv: it still
+    // serves them as they are, by default and on request, and says 406 to Parquet by name.
+    let run_dir = d
+        .data_dir
+        .join(format!("objects/tenants/{}/runs/{run_id}", t.id));
+    for (name, file) in [("trades", &trades_csv), ("equity", &equity_csv)] {
+        std::fs::remove_file(run_dir.join(format!("{name}.parquet"))).expect("stored Parquet");
+        std::fs::copy(file, run_dir.join(format!("{name}.csv"))).expect("a legacy CSV");
+        let path = format!("/v1/backtests/{run_id}/{name}");
         let cli_csv = read(file);
-        assert_eq!(
-            first_line(&r.text()),
-            first_line(&cli_csv),
-            "{name} CSV header"
-        );
-        assert_eq!(
-            r.text(),
-            cli_csv,
-            "{name} CSV: API and `qf backtest --{name}`"
-        );
+        for csv in [
+            server.get(&path).auth(&token).send(),
+            server
+                .get(&format!("{path}?format=csv"))
+                .auth(&token)
+                .send(),
+        ] {
+            assert_eq!(csv.status, 200, "{csv:?}");
+            assert!(
+                csv.header("content-type")
+                    .is_some_and(|c| c.starts_with("text/csv")),
+                "{csv:?}"
+            );
+            assert!(csv.text() == cli_csv, "legacy {name} CSV ({csv:?})");
+        }
+        for parquet in [
+            server
+                .get(&format!("{path}?format=parquet"))
+                .auth(&token)
+                .send(),
+            server
+                .get(&path)
+                .auth(&token)
+                .header("Accept", "application/vnd.apache.parquet")
+                .send(),
+        ] {
+            let p = parquet.problem(406);
+            assert!(detail(&p).contains("format=csv"), "{p}");
+        }
     }
 
     // What the strategy printed: nothing, as text.

@@ -26,6 +26,7 @@ backend_tests!(
     rate_limit_answers_429_with_headers,
     operations_endpoints_request_ids_and_logs,
     openapi_document_covers_the_router,
+    responses_have_the_shapes_the_openapi_document_declares,
     worker_killed_mid_job_is_retried_once,
 );
 
@@ -1665,6 +1666,252 @@ fn openapi_document_covers_the_router(backend: Backend) {
     assert!(
         page.text().contains("openapi.json"),
         "the page loads the document"
+    );
+}
+
+/// Where `value` does not fit `schema` of the OpenAPI document `doc` (the JSON Schema that
+/// utoipa writes: `$ref`, `type`, `required`, `properties`, `additionalProperties`, `items`,
+/// `allOf`, `oneOf`), each as `pointer: what`.
+fn misfits(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        let target = &doc["components"]["schemas"][name];
+        assert!(target.is_object(), "{at}: dangling {r}");
+        return misfits(doc, target, value, at, out);
+    }
+    for s in schema["allOf"].as_array().into_iter().flatten() {
+        misfits(doc, s, value, at, out);
+    }
+    if let Some(one) = schema["oneOf"].as_array() {
+        let fits = one
+            .iter()
+            .filter(|s| {
+                let mut o = Vec::new();
+                misfits(doc, s, value, at, &mut o);
+                o.is_empty()
+            })
+            .count();
+        if fits == 0 {
+            out.push(format!("{at}: {value} fits none of {one:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let fits_type = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.is_empty() && !types.iter().any(|t| fits_type(t)) {
+        out.push(format!("{at}: {value} is not {}", types.join(" or ")));
+        return;
+    }
+    if let Some(obj) = value.as_object() {
+        for r in schema["required"].as_array().into_iter().flatten() {
+            let r = r.as_str().unwrap_or_default();
+            if !obj.contains_key(r) {
+                out.push(format!("{at}: the required `{r}` is missing"));
+            }
+        }
+        for (k, v) in obj {
+            let here = format!("{at}/{k}");
+            match (
+                schema["properties"].get(k),
+                schema.get("additionalProperties"),
+            ) {
+                (Some(s), _) => misfits(doc, s, v, &here, out),
+                (None, Some(Value::Bool(false))) => out.push(format!("{here}: not declared")),
+                (None, Some(s)) if s.is_object() => misfits(doc, s, v, &here, out),
+                _ => {}
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            misfits(doc, items, v, &format!("{at}/{i}"), out);
+        }
+    }
+}
+
+/// The required fields of a schema, through `$ref` and `allOf`.
+fn required_fields(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return required_fields(doc, &doc["components"]["schemas"][name]);
+    }
+    let mut out: BTreeSet<String> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(String::from))
+        .collect();
+    for s in schema["allOf"].as_array().into_iter().flatten() {
+        out.extend(required_fields(doc, s));
+    }
+    out
+}
+
+/// What schemathesis found, checked: strategy responses (create, new version, one, versions,
+/// validate, list) have the shapes `/v1/openapi.json` declares (`params` an object keyed by
+/// name; list items with their latest `version`, `params` and `sha256`); every list takes an
+/// empty `cursor=` as the first page; run submissions require `dataset_id` and
+/// `strategy_id` in the document as the server does.
+fn responses_have_the_shapes_the_openapi_document_declares(backend: Backend) {
+    let Some(c) = Careful::new(backend) else {
+        return;
+    };
+    let (server, key) = (&c.server, c.key());
+    let doc = server.get("/v1/openapi.json").send().ok(200);
+    let mut problems = Vec::new();
+    let mut check = |method: &str, path: &str, status: &str, value: &Value| {
+        let schema = &doc["paths"][path][method]["responses"][status]["content"]["application/json"]
+            ["schema"];
+        assert!(
+            schema.is_object(),
+            "{method} {path} {status}: no JSON schema in the document"
+        );
+        misfits(
+            &doc,
+            schema,
+            value,
+            &format!("{method} {path} {status} "),
+            &mut problems,
+        );
+    };
+
+    let created = server
+        .post("/v1/strategies")
+        .auth(key)
+        .json(&json!({"name": "shapes", "kind": "python", "source": sma_cross_py()}))
+        .send()
+        .ok(201);
+    check("post", "/v1/strategies", "201", &created);
+    let id = str_of(&created, "id");
+    let v2 = server
+        .post(&format!("/v1/strategies/{id}/versions"))
+        .auth(key)
+        .json(&json!({"source": format!("{}\n# v2\n", sma_cross_py())}))
+        .send()
+        .ok(201);
+    check("post", "/v1/strategies/{id}/versions", "201", &v2);
+    let one = server
+        .get(&format!("/v1/strategies/{id}"))
+        .auth(key)
+        .send()
+        .ok(200);
+    check("get", "/v1/strategies/{id}", "200", &one);
+    let versions = server
+        .get(&format!("/v1/strategies/{id}/versions"))
+        .auth(key)
+        .send()
+        .ok(200);
+    check("get", "/v1/strategies/{id}/versions", "200", &versions);
+    let validated = server
+        .post("/v1/strategies/validate")
+        .auth(key)
+        .json(&json!({"name": "check", "kind": "builtin", "source": "sma_cross"}))
+        .send()
+        .ok(200);
+    check("post", "/v1/strategies/validate", "200", &validated);
+    let list = server.get("/v1/strategies").auth(key).send().ok(200);
+    check("get", "/v1/strategies", "200", &list);
+
+    // `params` is an object keyed by parameter name, everywhere.
+    for (what, v) in [
+        ("created", &created),
+        ("new version", &v2),
+        ("one", &one),
+        ("version 1", &versions[0]),
+        ("validated", &validated),
+    ] {
+        let params = &v["params"];
+        assert!(
+            params["fast"]["default"].is_number() && params["slow"]["integer"].is_boolean(),
+            "{what}: params {params}"
+        );
+    }
+    // List items are the latest version, without its source.
+    let item = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["id"] == id.as_str()))
+        .unwrap_or_else(|| panic!("{id} not listed: {list}"));
+    assert_eq!(
+        (&item["version"], &item["latest_version"]),
+        (&json!(2), &json!(2)),
+        "{item}"
+    );
+    assert_eq!(
+        (&item["sha256"], &item["params"]),
+        (&one["sha256"], &one["params"]),
+        "{item}"
+    );
+    assert_ne!(
+        item["sha256"], created["sha256"],
+        "the latest version's digest"
+    );
+    assert!(item.get("source").is_none(), "{item}");
+
+    // A queued backtest, so that every list has an item.
+    let body_schema = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"].clone()
+    };
+    for path in ["/v1/backtests", "/v1/sweeps"] {
+        let required = required_fields(&doc, &body_schema(path));
+        assert!(
+            required.contains("dataset_id") && required.contains("strategy_id"),
+            "{path}: the document requires {required:?}"
+        );
+    }
+    let p = server
+        .post("/v1/backtests")
+        .auth(key)
+        .json(&json!({"dataset_id": c.dataset_id}))
+        .send()
+        .problem(422);
+    assert_eq!(p["field"], "strategy_id", "{p}");
+    let queued = server
+        .post("/v1/backtests")
+        .auth(key)
+        .json(&json!({"dataset_id": c.dataset_id, "strategy_id": id}))
+        .send()
+        .ok(202);
+    check("post", "/v1/backtests", "202", &queued);
+
+    // `cursor=` (empty) is the first page of every list.
+    for path in [
+        "/v1/datasets",
+        "/v1/strategies",
+        "/v1/backtests",
+        "/v1/sweeps",
+        "/v1/jobs",
+    ] {
+        let first = server.get(path).auth(key).send().ok(200);
+        let empty = server
+            .get(&format!("{path}?cursor="))
+            .auth(key)
+            .send()
+            .ok(200);
+        assert_eq!(empty, first, "{path}?cursor=");
+        let one = server
+            .get(&format!("{path}?limit=1&cursor="))
+            .auth(key)
+            .send()
+            .ok(200);
+        assert_eq!(one["items"].get(0), first["items"].get(0), "{path}");
+        check("get", path, "200", &empty);
+    }
+    assert!(
+        problems.is_empty(),
+        "responses that do not fit the document:\n{}",
+        problems.join("\n")
     );
 }
 

@@ -79,6 +79,63 @@ impl RunView {
     }
 }
 
+/// `POST /v1/backtests` body, as the OpenAPI document shows it. [`take_target`] reads the
+/// first four fields, [`BacktestRequest`] the rest (unknown fields are refused).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // only describes the body: `submit` reads it with `take_target`, then the request type
+pub struct BacktestSubmission {
+    /// The dataset to run on.
+    dataset_id: String,
+    /// The strategy to run.
+    strategy_id: String,
+    /// Its version (default: the latest).
+    #[schema(minimum = 1)]
+    strategy_version: Option<i64>,
+    /// Queue priority, -100 to 100 (default 0); higher runs first.
+    #[schema(minimum = -100, maximum = 100)]
+    priority: Option<i32>,
+    /// Strategy parameters by name; absent ones take their defaults.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, f64>,
+    #[serde(flatten)]
+    engine: crate::execute::EngineSettings,
+}
+
+/// `POST /v1/sweeps` body, as the OpenAPI document shows it. [`take_target`] reads the
+/// first four fields, [`SweepRequest`] the rest (unknown fields are refused).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // only describes the body: `submit` reads it with `take_target`, then the request type
+pub struct SweepSubmission {
+    /// The dataset to run on.
+    dataset_id: String,
+    /// The strategy to run.
+    strategy_id: String,
+    /// Its version (default: the latest).
+    #[schema(minimum = 1)]
+    strategy_version: Option<i64>,
+    /// Queue priority, -100 to 100 (default 0); higher runs first.
+    #[schema(minimum = -100, maximum = 100)]
+    priority: Option<i32>,
+    /// Values of each swept parameter.
+    grid: std::collections::BTreeMap<String, Vec<f64>>,
+    /// Parameters fixed for every combination.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, f64>,
+    /// The metric to rank by (default `sharpe`).
+    sort: Option<String>,
+    /// Rank lowest first.
+    #[serde(default)]
+    ascending: bool,
+    /// How many best rows the result lists (default 20).
+    #[schema(minimum = 0)]
+    top: Option<usize>,
+    /// Threads (default and most: the machine's cores).
+    #[schema(minimum = 0)]
+    jobs: Option<usize>,
+    #[serde(flatten)]
+    engine: crate::execute::EngineSettings,
+}
+
 /// The fields of a submission that name what to run; the rest is the request proper.
 struct Target {
     dataset_id: DatasetId,
@@ -227,7 +284,7 @@ async fn submit(
 /// `priority` (-100 to 100), and the settings of `qf backtest`: `params`, `cash`, `size`,
 /// `percent`, fees, slippage, leverage, `fill_at_close`.
 #[utoipa::path(post, path = "/v1/backtests", tag = "backtests",
-    request_body(content = Object, description = "{dataset_id, strategy_id, params, cash, size, …}"),
+    request_body = BacktestSubmission,
     responses((status = 202, body = RunView), (status = 404), (status = 422)))]
 pub async fn submit_backtest(
     State(app): State<AppState>,
@@ -241,7 +298,7 @@ pub async fn submit_backtest(
 /// Queues a sweep: like a backtest, with `grid` (parameter name → list of values) and
 /// optionally `sort` (the ranking metric) instead of fixed `params`.
 #[utoipa::path(post, path = "/v1/sweeps", tag = "sweeps",
-    request_body(content = Object, description = "{dataset_id, strategy_id, grid, sort, cash, size, …}"),
+    request_body = SweepSubmission,
     responses((status = 202, body = RunView), (status = 404), (status = 422)))]
 pub async fn submit_sweep(
     State(app): State<AppState>,

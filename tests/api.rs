@@ -26,6 +26,7 @@ backend_tests!(
     rate_limit_answers_429_with_headers,
     operations_endpoints_request_ids_and_logs,
     openapi_document_covers_the_router,
+    responses_have_the_shapes_the_openapi_document_declares,
     worker_killed_mid_job_is_retried_once,
 );
 
@@ -63,6 +64,84 @@ fn read(p: &Path) -> String {
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
+}
+
+/// Checks that `parquet` (a trades or equity table from the API) has the columns of `csv`
+/// (the CLI's file), typed as documented, and the same values row by row: decimals to the
+/// last digit, times to the nanosecond, floats to the bit.
+#[track_caller]
+fn assert_parquet_has_the_csv_rows(name: &str, parquet: &[u8], csv: &str) {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Float64Type, TimestampNanosecondType, UInt64Type};
+    use arrow_schema::{DataType, TimeUnit};
+
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::copy_from_slice(parquet),
+    )
+    .unwrap_or_else(|e| panic!("{name}: not Parquet: {e}"))
+    .build()
+    .expect("a reader");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a CSV header").split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 10, "{name}: {} rows", rows.len());
+    let mut at = 0;
+    for batch in reader {
+        let batch = batch.expect("a record batch");
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, header, "{name}: Parquet columns and CSV header");
+        for (c, column) in batch.columns().iter().enumerate() {
+            let col = header[c];
+            for i in 0..batch.num_rows() {
+                let text = rows[at + i][c];
+                let same = match column.data_type() {
+                    DataType::Utf8 => column.as_string::<i32>().value(i) == text,
+                    DataType::Timestamp(TimeUnit::Nanosecond, Some(tz)) if &**tz == "UTC" => {
+                        column.as_primitive::<TimestampNanosecondType>().value(i)
+                            == qf_core::Timestamp::parse_rfc3339(text)
+                                .expect("a time")
+                                .nanos()
+                    }
+                    DataType::Decimal128(19, 9) if col.ends_with("price") || col == "quantity" => {
+                        column.as_primitive::<Decimal128Type>().value(i) == scaled(text, 9)
+                    }
+                    DataType::Decimal128(38, 18)
+                        if ["pnl", "fees", "equity", "cash"].contains(&col) =>
+                    {
+                        column.as_primitive::<Decimal128Type>().value(i) == scaled(text, 18)
+                    }
+                    DataType::Float64 => {
+                        column.as_primitive::<Float64Type>().value(i).to_bits()
+                            == text.parse::<f64>().expect("a float").to_bits()
+                    }
+                    DataType::UInt64 => {
+                        column.as_primitive::<UInt64Type>().value(i)
+                            == text.parse::<u64>().expect("a count")
+                    }
+                    other => panic!("{name}.{col}: unexpected type {other}"),
+                };
+                assert!(same, "{name} row {} column {col}: CSV {text:?}", at + i);
+            }
+        }
+        at += batch.num_rows();
+    }
+    assert_eq!(at, rows.len(), "{name}: Parquet rows and CSV rows");
+}
+
+/// An exact decimal as an integer count of 10^-`scale`: `"-1.5"`, 2 → -150.
+fn scaled(text: &str, scale: usize) -> i128 {
+    let (neg, digits) = text
+        .strip_prefix('-')
+        .map_or((false, text), |rest| (true, rest));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    assert!(frac.len() <= scale, "{text}: more than {scale} decimals");
+    let n: i128 = format!("{int}{frac:0<scale$}").parse().expect("a decimal");
+    if neg { -n } else { n }
 }
 
 /// Upload, strategies (Python and built-in), backtests and a sweep, their results next to the
@@ -286,28 +365,128 @@ fn main_flow_as_a_user(backend: Backend) {
         report.text().to_ascii_lowercase().contains("<html"),
         "{report:?}"
     );
-    for (name, file) in [("trades", &trades_csv), ("equity", &equity_csv)] {
-        let r = server
-            .get(&format!("/v1/backtests/{run_id}/{name}"))
-            .auth(&token)
-            .send();
+    // Trades and equity: Parquet by default, the same rows as the CLI's CSV, the same bytes
+    // as `qf backtest --trades FILE.parquet`; CSV on request, byte for byte the CLI's.
+    let trades_parquet = d.path("trades.parquet");
+    let equity_parquet = d.path("equity.parquet");
+    cli(&[
+        "backtest",
+        "--data",
+        &csv_s,
+        "--strategy",
+        &sma_cross_path(),
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=30",
+        "--cash",
+        "100000",
+        "--size",
+        "10",
+        "--trades",
+        &trades_parquet.display().to_string(),
+        "--equity",
+        &equity_parquet.display().to_string(),
+    ]);
+    for (name, file, cli_parquet) in [
+        ("trades", &trades_csv, &trades_parquet),
+        ("equity", &equity_csv, &equity_parquet),
+    ] {
+        let path = format!("/v1/backtests/{run_id}/{name}");
+        let cli_csv = read(file);
+        let r = server.get(&path).auth(&token).send();
         assert_eq!(r.status, 200, "{r:?}");
-        assert!(
-            r.header("content-type")
-                .is_some_and(|c| c.starts_with("text/csv")),
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/vnd.apache.parquet"),
             "{r:?}"
         );
+        assert_eq!(
+            r.header("content-disposition"),
+            Some(format!("attachment; filename=\"{run_id}-{name}.parquet\"").as_str()),
+            "{r:?}"
+        );
+        assert_parquet_has_the_csv_rows(name, &r.body, &cli_csv);
+        let from_cli = std::fs::read(cli_parquet).expect("the CLI's Parquet");
+        assert!(
+            r.body == from_cli,
+            "{name}: the API's Parquet and `qf backtest --{name} {name}.parquet` differ"
+        );
+        for csv in [
+            server
+                .get(&format!("{path}?format=csv"))
+                .auth(&token)
+                .send(),
+            server
+                .get(&path)
+                .auth(&token)
+                .header("Accept", "text/csv")
+                .send(),
+        ] {
+            assert_eq!(csv.status, 200, "{csv:?}");
+            assert_eq!(
+                csv.header("content-type"),
+                Some("text/csv; charset=utf-8"),
+                "{csv:?}"
+            );
+            assert_eq!(
+                first_line(&csv.text()),
+                first_line(&cli_csv),
+                "{name} CSV header"
+            );
+            assert!(
+                csv.text() == cli_csv,
+                "{name} CSV: API and `qf backtest --{name}` differ ({csv:?})"
+            );
+        }
+        let p = server
+            .get(&format!("{path}?format=xlsx"))
+            .auth(&token)
+            .send()
+            .problem(422);
+        assert_eq!(p["field"], "format", "{p}");
+        assert!(detail(&p).contains("xlsx"), "{p}");
+    }
+
+    // A run stored before tables were Parquet has only trades.csv and equity.csv: it still
+    // serves them as they are, by default and on request, and says 406 to Parquet by name.
+    let run_dir = d
+        .data_dir
+        .join(format!("objects/tenants/{}/runs/{run_id}", t.id));
+    for (name, file) in [("trades", &trades_csv), ("equity", &equity_csv)] {
+        std::fs::remove_file(run_dir.join(format!("{name}.parquet"))).expect("stored Parquet");
+        std::fs::copy(file, run_dir.join(format!("{name}.csv"))).expect("a legacy CSV");
+        let path = format!("/v1/backtests/{run_id}/{name}");
         let cli_csv = read(file);
-        assert_eq!(
-            first_line(&r.text()),
-            first_line(&cli_csv),
-            "{name} CSV header"
-        );
-        assert_eq!(
-            r.text(),
-            cli_csv,
-            "{name} CSV: API and `qf backtest --{name}`"
-        );
+        for csv in [
+            server.get(&path).auth(&token).send(),
+            server
+                .get(&format!("{path}?format=csv"))
+                .auth(&token)
+                .send(),
+        ] {
+            assert_eq!(csv.status, 200, "{csv:?}");
+            assert!(
+                csv.header("content-type")
+                    .is_some_and(|c| c.starts_with("text/csv")),
+                "{csv:?}"
+            );
+            assert!(csv.text() == cli_csv, "legacy {name} CSV ({csv:?})");
+        }
+        for parquet in [
+            server
+                .get(&format!("{path}?format=parquet"))
+                .auth(&token)
+                .send(),
+            server
+                .get(&path)
+                .auth(&token)
+                .header("Accept", "application/vnd.apache.parquet")
+                .send(),
+        ] {
+            let p = parquet.problem(406);
+            assert!(detail(&p).contains("format=csv"), "{p}");
+        }
     }
 
     // What the strategy printed: nothing, as text.
@@ -1503,6 +1682,252 @@ fn openapi_document_covers_the_router(backend: Backend) {
     assert!(
         page.text().contains("openapi.json"),
         "the page loads the document"
+    );
+}
+
+/// Where `value` does not fit `schema` of the OpenAPI document `doc` (the JSON Schema that
+/// utoipa writes: `$ref`, `type`, `required`, `properties`, `additionalProperties`, `items`,
+/// `allOf`, `oneOf`), each as `pointer: what`.
+fn misfits(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        let target = &doc["components"]["schemas"][name];
+        assert!(target.is_object(), "{at}: dangling {r}");
+        return misfits(doc, target, value, at, out);
+    }
+    for s in schema["allOf"].as_array().into_iter().flatten() {
+        misfits(doc, s, value, at, out);
+    }
+    if let Some(one) = schema["oneOf"].as_array() {
+        let fits = one
+            .iter()
+            .filter(|s| {
+                let mut o = Vec::new();
+                misfits(doc, s, value, at, &mut o);
+                o.is_empty()
+            })
+            .count();
+        if fits == 0 {
+            out.push(format!("{at}: {value} fits none of {one:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let fits_type = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.is_empty() && !types.iter().any(|t| fits_type(t)) {
+        out.push(format!("{at}: {value} is not {}", types.join(" or ")));
+        return;
+    }
+    if let Some(obj) = value.as_object() {
+        for r in schema["required"].as_array().into_iter().flatten() {
+            let r = r.as_str().unwrap_or_default();
+            if !obj.contains_key(r) {
+                out.push(format!("{at}: the required `{r}` is missing"));
+            }
+        }
+        for (k, v) in obj {
+            let here = format!("{at}/{k}");
+            match (
+                schema["properties"].get(k),
+                schema.get("additionalProperties"),
+            ) {
+                (Some(s), _) => misfits(doc, s, v, &here, out),
+                (None, Some(Value::Bool(false))) => out.push(format!("{here}: not declared")),
+                (None, Some(s)) if s.is_object() => misfits(doc, s, v, &here, out),
+                _ => {}
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            misfits(doc, items, v, &format!("{at}/{i}"), out);
+        }
+    }
+}
+
+/// The required fields of a schema, through `$ref` and `allOf`.
+fn required_fields(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return required_fields(doc, &doc["components"]["schemas"][name]);
+    }
+    let mut out: BTreeSet<String> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(String::from))
+        .collect();
+    for s in schema["allOf"].as_array().into_iter().flatten() {
+        out.extend(required_fields(doc, s));
+    }
+    out
+}
+
+/// What schemathesis found, checked: strategy responses (create, new version, one, versions,
+/// validate, list) have the shapes `/v1/openapi.json` declares (`params` an object keyed by
+/// name; list items with their latest `version`, `params` and `sha256`); every list takes an
+/// empty `cursor=` as the first page; run submissions require `dataset_id` and
+/// `strategy_id` in the document as the server does.
+fn responses_have_the_shapes_the_openapi_document_declares(backend: Backend) {
+    let Some(c) = Careful::new(backend) else {
+        return;
+    };
+    let (server, key) = (&c.server, c.key());
+    let doc = server.get("/v1/openapi.json").send().ok(200);
+    let mut problems = Vec::new();
+    let mut check = |method: &str, path: &str, status: &str, value: &Value| {
+        let schema = &doc["paths"][path][method]["responses"][status]["content"]["application/json"]
+            ["schema"];
+        assert!(
+            schema.is_object(),
+            "{method} {path} {status}: no JSON schema in the document"
+        );
+        misfits(
+            &doc,
+            schema,
+            value,
+            &format!("{method} {path} {status} "),
+            &mut problems,
+        );
+    };
+
+    let created = server
+        .post("/v1/strategies")
+        .auth(key)
+        .json(&json!({"name": "shapes", "kind": "python", "source": sma_cross_py()}))
+        .send()
+        .ok(201);
+    check("post", "/v1/strategies", "201", &created);
+    let id = str_of(&created, "id");
+    let v2 = server
+        .post(&format!("/v1/strategies/{id}/versions"))
+        .auth(key)
+        .json(&json!({"source": format!("{}\n# v2\n", sma_cross_py())}))
+        .send()
+        .ok(201);
+    check("post", "/v1/strategies/{id}/versions", "201", &v2);
+    let one = server
+        .get(&format!("/v1/strategies/{id}"))
+        .auth(key)
+        .send()
+        .ok(200);
+    check("get", "/v1/strategies/{id}", "200", &one);
+    let versions = server
+        .get(&format!("/v1/strategies/{id}/versions"))
+        .auth(key)
+        .send()
+        .ok(200);
+    check("get", "/v1/strategies/{id}/versions", "200", &versions);
+    let validated = server
+        .post("/v1/strategies/validate")
+        .auth(key)
+        .json(&json!({"name": "check", "kind": "builtin", "source": "sma_cross"}))
+        .send()
+        .ok(200);
+    check("post", "/v1/strategies/validate", "200", &validated);
+    let list = server.get("/v1/strategies").auth(key).send().ok(200);
+    check("get", "/v1/strategies", "200", &list);
+
+    // `params` is an object keyed by parameter name, everywhere.
+    for (what, v) in [
+        ("created", &created),
+        ("new version", &v2),
+        ("one", &one),
+        ("version 1", &versions[0]),
+        ("validated", &validated),
+    ] {
+        let params = &v["params"];
+        assert!(
+            params["fast"]["default"].is_number() && params["slow"]["integer"].is_boolean(),
+            "{what}: params {params}"
+        );
+    }
+    // List items are the latest version, without its source.
+    let item = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["id"] == id.as_str()))
+        .unwrap_or_else(|| panic!("{id} not listed: {list}"));
+    assert_eq!(
+        (&item["version"], &item["latest_version"]),
+        (&json!(2), &json!(2)),
+        "{item}"
+    );
+    assert_eq!(
+        (&item["sha256"], &item["params"]),
+        (&one["sha256"], &one["params"]),
+        "{item}"
+    );
+    assert_ne!(
+        item["sha256"], created["sha256"],
+        "the latest version's digest"
+    );
+    assert!(item.get("source").is_none(), "{item}");
+
+    // A queued backtest, so that every list has an item.
+    let body_schema = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"].clone()
+    };
+    for path in ["/v1/backtests", "/v1/sweeps"] {
+        let required = required_fields(&doc, &body_schema(path));
+        assert!(
+            required.contains("dataset_id") && required.contains("strategy_id"),
+            "{path}: the document requires {required:?}"
+        );
+    }
+    let p = server
+        .post("/v1/backtests")
+        .auth(key)
+        .json(&json!({"dataset_id": c.dataset_id}))
+        .send()
+        .problem(422);
+    assert_eq!(p["field"], "strategy_id", "{p}");
+    let queued = server
+        .post("/v1/backtests")
+        .auth(key)
+        .json(&json!({"dataset_id": c.dataset_id, "strategy_id": id}))
+        .send()
+        .ok(202);
+    check("post", "/v1/backtests", "202", &queued);
+
+    // `cursor=` (empty) is the first page of every list.
+    for path in [
+        "/v1/datasets",
+        "/v1/strategies",
+        "/v1/backtests",
+        "/v1/sweeps",
+        "/v1/jobs",
+    ] {
+        let first = server.get(path).auth(key).send().ok(200);
+        let empty = server
+            .get(&format!("{path}?cursor="))
+            .auth(key)
+            .send()
+            .ok(200);
+        assert_eq!(empty, first, "{path}?cursor=");
+        let one = server
+            .get(&format!("{path}?limit=1&cursor="))
+            .auth(key)
+            .send()
+            .ok(200);
+        assert_eq!(one["items"].get(0), first["items"].get(0), "{path}");
+        check("get", path, "200", &empty);
+    }
+    assert!(
+        problems.is_empty(),
+        "responses that do not fit the document:\n{}",
+        problems.join("\n")
     );
 }
 

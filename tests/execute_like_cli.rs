@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use qf_data::{LoadOptions, SourceInfo, load_bars};
+use qf_report::tables::{self, Table};
 use qf_sandbox::limits::Limits;
 use qf_sandbox::pool::Pool;
 use qf_server::execute::{
@@ -188,8 +189,18 @@ fn backtests_match_the_command_line_byte_for_byte() {
             "{kind}"
         );
         assert_eq!(got.result.get("sandbox").is_some(), kind != "builtin");
-        assert_eq!(got.trades_csv, case.read("t.csv"), "{kind} trades");
-        assert_eq!(got.equity_csv, case.read("e.csv"), "{kind} equity");
+        // What the worker stores is Parquet; as CSV it is the CLI's file, byte for byte.
+        for (table, parquet, file) in [
+            (Table::Trades, &got.trades_parquet, "t.csv"),
+            (Table::Equity, &got.equity_parquet, "e.csv"),
+        ] {
+            let csv = tables::csv_from_parquet(table, parquet.clone().into())
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+                .concat();
+            assert!(csv == case.read(file), "{kind} {table:?}");
+        }
         assert_eq!(
             got.report_html.as_bytes(),
             case.read("r.html"),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use qf_report::export;
+use qf_report::tables::Table;
 use qf_server::execute;
 
 use super::inputs::{DataArgs, EngineArgs, SandboxArgs, load_strategy, parse_param};
@@ -32,10 +32,10 @@ pub struct BacktestArgs {
     /// Print one JSON object with the results on stdout.
     #[arg(long)]
     json: bool,
-    /// Write the closed trades to this CSV file.
+    /// Write the closed trades to this file: Parquet when it ends in .parquet, else CSV.
     #[arg(long, value_name = "FILE")]
     trades: Option<PathBuf>,
-    /// Write the equity curve to this CSV file.
+    /// Write the equity curve to this file: Parquet when it ends in .parquet, else CSV.
     #[arg(long, value_name = "FILE")]
     equity: Option<PathBuf>,
     /// Write a self-contained HTML tearsheet to this file.
@@ -96,10 +96,10 @@ pub fn run(mut a: BacktestArgs) -> anyhow::Result<()> {
     let name = name.as_str();
 
     if let Some(p) = &a.trades {
-        output::write_file(p, |w| export::write_trades_csv(w, &run.result))?;
+        output::write_table(p, Table::Trades, &run.result)?;
     }
     if let Some(p) = &a.equity {
-        output::write_file(p, |w| export::write_equity_csv(w, &run.result))?;
+        output::write_table(p, Table::Equity, &run.result)?;
     }
     if let Some(p) = &a.report {
         std::fs::write(p, run.report_html(name, &params, &data))

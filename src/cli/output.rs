@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use qf_data::SourceInfo;
 use qf_engine::{BacktestResult, Metrics};
+use qf_report::tables::{self, Table, TableFormat};
 
 /// Writes a file through a buffer; errors name the file.
 pub fn write_file(
@@ -20,6 +21,20 @@ pub fn write_file(
     write(&mut w)
         .and_then(|()| w.flush())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes one table of `r` to `path`: Parquet when the name ends in `.parquet`, else CSV.
+pub fn write_table(path: &Path, table: Table, r: &BacktestResult) -> anyhow::Result<()> {
+    match TableFormat::for_path(path) {
+        TableFormat::Csv => write_file(path, |w| tables::write_csv(w, table, r)),
+        TableFormat::Parquet => {
+            let f =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            tables::write_parquet(BufWriter::with_capacity(1 << 16, f), table, r)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(())
+        }
+    }
 }
 
 fn pct(x: Option<f64>) -> String {

@@ -13,54 +13,18 @@ use serde_json::{Value, json};
 use qf_engine::strategies::Params;
 use qf_engine::{BacktestResult, Metrics, Ranking, SweepRow};
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
-    } else {
-        s.into()
-    }
-}
+use crate::tables::{self, Table};
 
 /// Writes the closed trades as CSV: `symbol,direction,quantity,entry_time,entry_price,
-/// exit_time,exit_price,pnl,fees,return,bars_held`.
+/// exit_time,exit_price,pnl,fees,return,bars_held` (see [`crate::tables`]).
 pub fn write_trades_csv(w: &mut impl Write, r: &BacktestResult) -> io::Result<()> {
-    writeln!(
-        w,
-        "symbol,direction,quantity,entry_time,entry_price,exit_time,exit_price,pnl,fees,return,bars_held"
-    )?;
-    for t in &r.trades {
-        writeln!(
-            w,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            csv_field(&r.instruments[t.instrument.index()].symbol),
-            t.direction,
-            t.quantity,
-            t.entry_time,
-            t.entry_price,
-            t.exit_time,
-            t.exit_price,
-            t.pnl,
-            t.fees,
-            t.return_pct,
-            t.bars_held
-        )?;
-    }
-    Ok(())
+    tables::write_csv(w, Table::Trades, r)
 }
 
 /// Writes the equity curve as CSV, one row per bar time: `timestamp,equity,cash,drawdown`
-/// (drawdown as a fraction below the running peak, 0 at a peak).
+/// (drawdown as a fraction below the running peak, 0 at a peak; see [`crate::tables`]).
 pub fn write_equity_csv(w: &mut impl Write, r: &BacktestResult) -> io::Result<()> {
-    writeln!(w, "timestamp,equity,cash,drawdown")?;
-    let mut peak = f64::MIN;
-    for p in &r.equity {
-        let e = p.equity.as_f64();
-        peak = peak.max(e);
-        let dd = if peak > 0.0 { e / peak - 1.0 } else { 0.0 };
-        writeln!(w, "{},{},{},{}", p.ts, p.equity, p.cash, dd)?;
-    }
-    Ok(())
+    tables::write_csv(w, Table::Equity, r)
 }
 
 /// The object `qf backtest --json` prints: every metric, then `strategy`, `params`, `data`

@@ -12,7 +12,9 @@
 //! reduction, which keeps every peak and trough while bounding the page size.
 //!
 //! [`export`] gives the same results as data for other programs: trades and equity CSV, the
-//! `qf backtest --json` object, and a sweep's ranking as CSV and JSON.
+//! `qf backtest --json` object, and a sweep's ranking as CSV and JSON. [`tables`] defines the
+//! trades and equity columns once and writes them as CSV or Parquet (and our Parquet back
+//! to the same CSV).
 //!
 //! What this crate is not: a charting library, a metrics engine (every statistic shown comes
 //! from [`qf_engine::Metrics`], except monthly returns, see [`monthly_returns`]), or a
@@ -26,6 +28,7 @@ pub mod export;
 mod monthly;
 mod number_format;
 mod page;
+pub mod tables;
 
 pub use escape::escape;
 pub use monthly::{YearReturns, monthly_returns};

@@ -4,8 +4,11 @@
 //! ```text
 //! tenants/{tenant}/datasets/{dataset}/dataset.json                 where the bars came from
 //! tenants/{tenant}/datasets/{dataset}/symbol={SYMBOL}/bars.parquet one symbol's bars
-//! tenants/{tenant}/runs/{run}/{result.json,trades.csv,equity.csv,report.html,sweep.csv}
+//! tenants/{tenant}/runs/{run}/{result.json,trades.parquet,equity.parquet,report.html,log.txt,sweep.csv}
 //! ```
+//!
+//! Runs stored before the trades and equity tables were kept as Parquet have
+//! `trades.csv` and `equity.csv` instead; they are still served.
 //!
 //! `{SYMBOL}` is percent-encoded: every byte but ASCII letters, digits, `.`, `_` and `-`
 //! (`BRK/B` is `BRK%2FB`). Tenant, dataset and run ids must be plain tokens (letters,
@@ -411,8 +414,8 @@ fn artifact_part(name: &str) -> Result<PathPart<'_>, CatalogError> {
     Ok(PathPart::from(name))
 }
 
-/// Stores one file a run produced (`result.json`, `trades.csv`, `equity.csv`,
-/// `report.html`, `sweep.csv`), replacing it if it exists: a job run twice writes the same
+/// Stores one file a run produced (`result.json`, `trades.parquet`, `equity.parquet`,
+/// `report.html`, `log.txt`, `sweep.csv`), replacing it if it exists: a job run twice writes the same
 /// bytes.
 pub async fn put_artifact(
     store: &dyn ObjectStore,

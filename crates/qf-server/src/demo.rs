@@ -106,9 +106,9 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
         .await?
         .items
         .into_iter()
-        .find(|s| s.name == "sma_cross")
+        .find(|s| s.strategy.name == "sma_cross")
     {
-        Some(s) => s.id,
+        Some(s) => s.strategy.id,
         None => {
             let (_, info) = crate::execute::compile_strategy("python", "sma_cross", STRATEGY)
                 .map_err(|p| anyhow::anyhow!("demo strategy: {}", p.to_json()))?;

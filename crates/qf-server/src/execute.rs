@@ -33,6 +33,7 @@ use qf_engine::{
     BacktestConfig, BacktestResult, Context, EngineError, Ranking, StartContext, Strategy,
     StrategyError, SweepRow,
 };
+use qf_report::tables::{self, Table};
 use qf_report::{ReportMeta, export, render_html};
 use qf_sandbox::limits::{FailureKind, RunFailure};
 use qf_sandbox::pool::{Pool, SharedData};
@@ -413,10 +414,11 @@ fn sweep_jobs(asked: Option<usize>) -> usize {
 pub struct BacktestArtifacts {
     /// The object `qf backtest --json` prints (with `sandbox` for tenant code).
     pub result: Value,
-    /// Closed trades, as `qf backtest --trades`.
-    pub trades_csv: Vec<u8>,
-    /// The equity curve, as `qf backtest --equity`.
-    pub equity_csv: Vec<u8>,
+    /// Closed trades as Parquet ([`qf_report::tables`]); as CSV they are what
+    /// `qf backtest --trades` writes.
+    pub trades_parquet: Vec<u8>,
+    /// The equity curve as Parquet; as CSV, what `qf backtest --equity` writes.
+    pub equity_parquet: Vec<u8>,
     /// The tearsheet, as `qf backtest --report`.
     pub report_html: String,
     /// What tenant code printed (empty for built-ins), as `qf backtest --log`.
@@ -437,6 +439,11 @@ fn csv(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<Vec<u8
     write(&mut out)
         .map_err(|e| ExecError::Internal(format!("cannot write a CSV artifact: {e}")))?;
     Ok(out)
+}
+
+fn parquet(table: Table, r: &qf_engine::BacktestResult) -> Result<Vec<u8>, ExecError> {
+    tables::write_parquet(Vec::new(), table, r)
+        .map_err(|e| ExecError::Internal(format!("cannot write a Parquet artifact: {e}")))
 }
 
 /// Runs a backtest job: `series` with instrument ids 0, 1, … and `data` describing where
@@ -463,8 +470,8 @@ pub fn run_backtest(
     let report_html = run.report_html(&name, &params, &data);
     Ok(BacktestArtifacts {
         result: run.to_json(&name, &params, data)?,
-        trades_csv: csv(|w| export::write_trades_csv(w, &run.result))?,
-        equity_csv: csv(|w| export::write_equity_csv(w, &run.result))?,
+        trades_parquet: parquet(Table::Trades, &run.result)?,
+        equity_parquet: parquet(Table::Equity, &run.result)?,
         report_html,
         log: run.sandbox.map(|s| s.log).unwrap_or_default(),
     })

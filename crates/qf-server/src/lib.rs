@@ -18,6 +18,7 @@ pub mod execute;
 pub mod idempotency;
 pub mod logging;
 pub mod metrics;
+pub mod negotiate;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;

@@ -17,6 +17,7 @@
 //! | `conflict` | 409 | [`Problem::conflict`] |
 //! | `payload-too-large` | 413 | [`Problem::payload_too_large`] |
 //! | `unsupported-media-type` | 415 | [`Problem::unsupported_media_type`] |
+//! | `not-acceptable` | 406 | [`Problem::not_acceptable`] |
 //! | `rate-limited` | 429 | [`Problem::rate_limited`] (sets `Retry-After`) |
 //! | `idempotency-conflict` | 409 | [`Problem::idempotency_conflict`] |
 //! | `idempotency-in-progress` | 409 | [`Problem::idempotency_in_progress`] (sets `Retry-After`) |
@@ -273,6 +274,17 @@ impl Problem {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported media type",
+        )
+        .with_detail(detail)
+    }
+
+    /// 406: the resource exists, but not in any format the request accepts; the detail says
+    /// which formats it has and how to ask for one.
+    pub fn not_acceptable(detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not-acceptable",
+            "Not acceptable",
         )
         .with_detail(detail)
     }

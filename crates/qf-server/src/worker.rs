@@ -207,8 +207,8 @@ async fn execute(
                 let req: BacktestRequest = serde_json::from_value(request).map_err(invalid)?;
                 let out = execute::run_backtest(&code, &req, series, data, &pool, &cancel)?;
                 let files: Vec<(&'static str, Vec<u8>)> = vec![
-                    ("trades.csv", out.trades_csv),
-                    ("equity.csv", out.equity_csv),
+                    ("trades.parquet", out.trades_parquet),
+                    ("equity.parquet", out.equity_parquet),
                     ("report.html", out.report_html.into_bytes()),
                     ("log.txt", out.log.into_bytes()),
                 ];

@@ -63,6 +63,6 @@ pub use queue::{ClaimOptions, Completion, Heartbeat};
 pub use roles::Role;
 pub use runs::{NewRun, Run, RunFilter, RunKind, Status};
 pub use sessions::Session;
-pub use strategies::{Strategy, StrategyVersion};
+pub use strategies::{Strategy, StrategySummary, StrategyVersion};
 pub use tenants::Tenant;
 pub use users::User;

@@ -48,6 +48,17 @@ pub struct StrategyVersion {
     pub created_at: i64,
 }
 
+/// A strategy at its latest version, without the source: what lists show.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategySummary {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// SHA-256 of the latest version's source.
+    pub sha256: String,
+    /// The latest version's declared parameters.
+    pub params: serde_json::Value,
+}
+
 const COLUMNS: &str = "id, tenant_id, name, kind, latest_version, created_at, updated_at";
 const VERSION_COLUMNS: &str = "strategy_id, version, source, sha256, params, created_at";
 
@@ -240,14 +251,24 @@ impl Store {
         rows.iter().map(StrategyVersion::from_row).collect()
     }
 
-    /// A page of the strategies of `t`, optionally only those of `kind`.
+    /// A page of the strategies of `t` at their latest version, optionally only those of
+    /// `kind`: one query, the latest version joined by its primary key.
     pub async fn strategies(
         &self,
         t: &TenantId,
         kind: Option<&str>,
         page: &Page,
-    ) -> Result<Listed<Strategy>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM strategies WHERE tenant_id = $1");
+    ) -> Result<Listed<StrategySummary>> {
+        // The join lives in a derived table so that the page's `id` and the filters name
+        // its columns unambiguously.
+        let mut sql = String::from(
+            "SELECT * FROM (SELECT s.id, s.tenant_id, s.name, s.kind, s.latest_version, \
+                                   s.created_at, s.updated_at, v.sha256, v.params \
+                            FROM strategies s JOIN strategy_versions v \
+                              ON v.strategy_id = s.id AND v.version = s.latest_version \
+                             AND v.tenant_id = s.tenant_id \
+                            WHERE s.tenant_id = $1) latest WHERE tenant_id = $1",
+        );
         let mut args = vec![Arg::Text(t.to_string())];
         if let Some(kind) = kind {
             args.push(Arg::Text(kind.to_owned()));
@@ -261,8 +282,14 @@ impl Store {
         tx.commit().await?;
         let items = rows
             .iter()
-            .map(Strategy::from_row)
+            .map(|row| {
+                Ok(StrategySummary {
+                    strategy: Strategy::from_row(row)?,
+                    sha256: decode::text(row, "sha256")?,
+                    params: decode::json(row, "params")?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(page.finish(items, |s| s.id.as_str()))
+        Ok(page.finish(items, |s| s.strategy.id.as_str()))
     }
 }

@@ -810,18 +810,22 @@ async fn strategy_versions(store: Store) {
     assert_eq!(
         wasm.items
             .iter()
-            .map(|s| s.name.as_str())
+            .map(|s| s.strategy.name.as_str())
             .collect::<Vec<_>>(),
         ["wasm one"]
     );
+    // Lists carry the latest version's digest and parameters.
+    let all = store.strategies(&a, None, &Page::default()).await.unwrap();
     assert_eq!(
-        store
-            .strategies(&a, None, &Page::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        2
+        all.items
+            .iter()
+            .map(|l| (
+                l.strategy.latest_version,
+                l.sha256.as_str(),
+                l.params.clone()
+            ))
+            .collect::<Vec<_>>(),
+        [(3, "sha-3", json!({"n": 3})), (1, "w", json!({}))]
     );
 }
 

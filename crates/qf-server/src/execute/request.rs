@@ -34,6 +34,22 @@ pub enum Decimal {
     Number(serde_json::Number),
 }
 
+// By hand: the derive cannot describe `serde_json::Number`.
+impl utoipa::PartialSchema for Decimal {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some(
+                "An exact decimal: text keeps every digit (\"100000.50\"); a number is read as its shortest round-trip decimal",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Decimal {}
+
 impl Decimal {
     fn text(&self) -> Cow<'_, str> {
         match self {
@@ -51,7 +67,7 @@ impl From<&str> for Decimal {
 
 /// Money, fees, fills and sizing: the settings of `qf backtest` other than data and
 /// strategy. Absent values take the command line's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EngineSettings {
     /// Starting cash (default 100000).

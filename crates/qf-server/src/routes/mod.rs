@@ -130,7 +130,8 @@ impl From<crate::execute::RequestProblem> for Problem {
 pub struct ListQuery {
     /// Items per page, 1 to 200 (default 50).
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page of the same list.
+    /// The `next_cursor` of the previous page of the same list; absent or empty for the
+    /// first page.
     pub cursor: Option<String>,
     /// `desc` (newest first, the default) or `asc`.
     pub order: Option<String>,
@@ -175,8 +176,9 @@ impl ListQuery {
                 ));
             }
         };
-        let after = match &self.cursor {
-            None => None,
+        let after = match self.cursor.as_deref() {
+            // `cursor=` is the first page, as if it were absent.
+            None | Some("") => None,
             Some(c) => Some(decode_cursor(c, &cursor_scope(list, desc))?),
         };
         Ok(Page {

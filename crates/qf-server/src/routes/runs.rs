@@ -1,12 +1,16 @@
 //! Backtests and sweeps: submitted as queued jobs, read back with their results and
-//! artifacts (report HTML, trades CSV, equity CSV, sweep table CSV).
+//! artifacts (report HTML, trades and equity as Parquet or CSV, sweep table CSV).
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use qf_report::tables::{self, Table, TableFormat};
 
 use qf_store::{DatasetId, NewRun, Run, RunFilter, RunId, RunKind, Status, StrategyId};
 
@@ -17,6 +21,7 @@ use crate::execute::{
     BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy,
 };
 use crate::idempotency;
+use crate::negotiate;
 use crate::problem::{ApiQuery, Problem};
 use crate::routes::datasets::artifact_response;
 use crate::routes::{ListQuery, Listed};
@@ -72,6 +77,63 @@ impl RunView {
             error: r.error,
         }
     }
+}
+
+/// `POST /v1/backtests` body, as the OpenAPI document shows it. [`take_target`] reads the
+/// first four fields, [`BacktestRequest`] the rest (unknown fields are refused).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // only describes the body: `submit` reads it with `take_target`, then the request type
+pub struct BacktestSubmission {
+    /// The dataset to run on.
+    dataset_id: String,
+    /// The strategy to run.
+    strategy_id: String,
+    /// Its version (default: the latest).
+    #[schema(minimum = 1)]
+    strategy_version: Option<i64>,
+    /// Queue priority, -100 to 100 (default 0); higher runs first.
+    #[schema(minimum = -100, maximum = 100)]
+    priority: Option<i32>,
+    /// Strategy parameters by name; absent ones take their defaults.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, f64>,
+    #[serde(flatten)]
+    engine: crate::execute::EngineSettings,
+}
+
+/// `POST /v1/sweeps` body, as the OpenAPI document shows it. [`take_target`] reads the
+/// first four fields, [`SweepRequest`] the rest (unknown fields are refused).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // only describes the body: `submit` reads it with `take_target`, then the request type
+pub struct SweepSubmission {
+    /// The dataset to run on.
+    dataset_id: String,
+    /// The strategy to run.
+    strategy_id: String,
+    /// Its version (default: the latest).
+    #[schema(minimum = 1)]
+    strategy_version: Option<i64>,
+    /// Queue priority, -100 to 100 (default 0); higher runs first.
+    #[schema(minimum = -100, maximum = 100)]
+    priority: Option<i32>,
+    /// Values of each swept parameter.
+    grid: std::collections::BTreeMap<String, Vec<f64>>,
+    /// Parameters fixed for every combination.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, f64>,
+    /// The metric to rank by (default `sharpe`).
+    sort: Option<String>,
+    /// Rank lowest first.
+    #[serde(default)]
+    ascending: bool,
+    /// How many best rows the result lists (default 20).
+    #[schema(minimum = 0)]
+    top: Option<usize>,
+    /// Threads (default and most: the machine's cores).
+    #[schema(minimum = 0)]
+    jobs: Option<usize>,
+    #[serde(flatten)]
+    engine: crate::execute::EngineSettings,
 }
 
 /// The fields of a submission that name what to run; the rest is the request proper.
@@ -222,7 +284,7 @@ async fn submit(
 /// `priority` (-100 to 100), and the settings of `qf backtest`: `params`, `cash`, `size`,
 /// `percent`, fees, slippage, leverage, `fill_at_close`.
 #[utoipa::path(post, path = "/v1/backtests", tag = "backtests",
-    request_body(content = Object, description = "{dataset_id, strategy_id, params, cash, size, …}"),
+    request_body = BacktestSubmission,
     responses((status = 202, body = RunView), (status = 404), (status = 422)))]
 pub async fn submit_backtest(
     State(app): State<AppState>,
@@ -236,7 +298,7 @@ pub async fn submit_backtest(
 /// Queues a sweep: like a backtest, with `grid` (parameter name → list of values) and
 /// optionally `sort` (the ranking metric) instead of fixed `params`.
 #[utoipa::path(post, path = "/v1/sweeps", tag = "sweeps",
-    request_body(content = Object, description = "{dataset_id, strategy_id, grid, sort, cash, size, …}"),
+    request_body = SweepSubmission,
     responses((status = 202, body = RunView), (status = 404), (status = 422)))]
 pub async fn submit_sweep(
     State(app): State<AppState>,
@@ -396,6 +458,24 @@ pub async fn cancel_sweep(
     cancel(app, p, id, RunKind::Sweep).await
 }
 
+/// Loads a run that has succeeded (its artifacts exist only then).
+async fn finished(app: &AppState, p: &Principal, id: &str, kind: RunKind) -> Result<Run, Problem> {
+    let r = load(app, p, id, kind).await?;
+    if r.status != Status::Succeeded {
+        return Err(Problem::not_found(format!(
+            "the run is {}; its artifacts exist once it has succeeded",
+            r.status.as_str()
+        )));
+    }
+    Ok(r)
+}
+
+async fn get_artifact(app: &AppState, r: &Run, name: &str) -> Result<Option<Bytes>, Problem> {
+    catalog::get_artifact(&app.objects, r.tenant_id.as_str(), r.id.as_str(), name)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))
+}
+
 async fn artifact(
     app: AppState,
     p: Principal,
@@ -404,17 +484,8 @@ async fn artifact(
     name: &str,
     content_type: &'static str,
 ) -> Result<Response, Problem> {
-    let r = load(&app, &p, &id, kind).await?;
-    if r.status != Status::Succeeded {
-        return Err(Problem::not_found(format!(
-            "the run is {}; its artifacts exist once it has succeeded",
-            r.status.as_str()
-        )));
-    }
-    let bytes = catalog::get_artifact(&app.objects, p.tenant.as_str(), r.id.as_str(), name)
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))?;
-    artifact_response(bytes, content_type)
+    let r = finished(&app, &p, &id, kind).await?;
+    artifact_response(get_artifact(&app, &r, name).await?, content_type)
 }
 
 /// The backtest's self-contained HTML report.
@@ -436,42 +507,142 @@ pub async fn report(
     .await
 }
 
-/// The backtest's closed trades as CSV (as `qf backtest --trades`).
-#[utoipa::path(get, path = "/v1/backtests/{id}/trades", tag = "backtests", params(("id" = String, Path)),
-    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+/// Query of the trades and equity tables.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TableQuery {
+    /// `parquet` (the default) or `csv`; wins over `Accept`.
+    #[param(pattern = "^(parquet|csv)$")]
+    pub format: Option<String>,
+}
+
+/// One table of a backtest in the format the client wants: stored Parquet as it is, or
+/// converted to CSV on the fly, a record batch at a time. Runs stored before tables were
+/// kept as Parquet have only CSV: that is what they send, unless Parquet was asked for by
+/// name (406).
+async fn table(
+    app: AppState,
+    p: Principal,
+    id: String,
+    table: Table,
+    q: TableQuery,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let wanted = negotiate::table_format(q.format.as_deref(), &headers)?;
+    let r = finished(&app, &p, &id, RunKind::Backtest).await?;
+    let download = |format: TableFormat| {
+        format!(
+            "attachment; filename=\"{}-{}\"",
+            r.id,
+            table.file_name(format)
+        )
+    };
+    let headers_for = |format: TableFormat| {
+        [
+            (header::CONTENT_TYPE, format.media_type().to_string()),
+            (header::CONTENT_DISPOSITION, download(format)),
+            (header::VARY, "Accept".to_string()),
+        ]
+    };
+    if let Some(parquet) = get_artifact(&app, &r, &table.file_name(TableFormat::Parquet)).await? {
+        return Ok(match wanted.format {
+            TableFormat::Parquet => (headers_for(TableFormat::Parquet), parquet).into_response(),
+            TableFormat::Csv => {
+                (headers_for(TableFormat::Csv), csv_body(table, parquet)?).into_response()
+            }
+        });
+    }
+    let csv = get_artifact(&app, &r, &table.file_name(TableFormat::Csv))
+        .await?
+        .ok_or_else(|| Problem::not_found("this run has no such artifact"))?;
+    if wanted.format == TableFormat::Parquet && wanted.named {
+        return Err(Problem::not_acceptable(format!(
+            "this run was stored before {} tables were kept as Parquet: it has them as CSV \
+             only; ask with ?format=csv or Accept: text/csv",
+            table.name()
+        )));
+    }
+    Ok((headers_for(TableFormat::Csv), csv).into_response())
+}
+
+/// Record batches in flight between the converting thread and the response.
+const CSV_CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Streams `parquet` as CSV, converted on a blocking thread one record batch at a time, so a
+/// million-row table never sits in memory as one string. A file that is not the table we
+/// write fails before the response starts; a decoding error later cuts the body short.
+fn csv_body(table: Table, parquet: Bytes) -> Result<Body, Problem> {
+    let chunks = tables::csv_from_parquet(table, parquet).map_err(Problem::internal)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(CSV_CHUNKS_IN_FLIGHT);
+    tokio::task::spawn_blocking(move || {
+        for chunk in chunks {
+            let chunk = chunk.map_err(|e| {
+                tracing::error!(error = %e, "converting a stored table to CSV");
+                std::io::Error::other(e)
+            });
+            let stop = chunk.is_err();
+            // A closed channel means the client went away: stop converting.
+            if tx.blocking_send(chunk.map(Bytes::from)).is_err() || stop {
+                break;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    Ok(Body::from_stream(stream))
+}
+
+/// The backtest's closed trades: Parquet by default, CSV (byte for byte what
+/// `qf backtest --trades` writes) with `format=csv` or `Accept: text/csv`. Columns:
+/// `symbol`, `direction` (long or short), `quantity`, `entry_time`, `entry_price`,
+/// `exit_time`, `exit_price`, `pnl`, `fees`, `return` (a fraction), `bars_held`. In
+/// Parquet, times are timestamp(ns, UTC), prices and quantities decimal(19, 9), money
+/// decimal(38, 18), `return` float64 and `bars_held` uint64.
+#[utoipa::path(get, path = "/v1/backtests/{id}/trades", tag = "backtests",
+    params(("id" = String, Path), TableQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` for CSV; Parquet otherwise")),
+    responses(
+        (status = 200, description = "the trades table",
+            content(("application/vnd.apache.parquet"), ("text/csv")),
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"{id}-trades.parquet\" (or .csv)"))),
+        (status = 404),
+        (status = 406, description = "Parquet asked for by name, and the run (stored before Parquet tables) has only CSV; or an Accept that admits neither format"),
+        (status = 422, description = "a `format` other than parquet or csv")))]
 pub async fn trades(
     State(app): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<TableQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    artifact(
-        app,
-        p,
-        id,
-        RunKind::Backtest,
-        "trades.csv",
-        "text/csv; charset=utf-8",
-    )
-    .await
+    table(app, p, id, Table::Trades, q, headers).await
 }
 
-/// The backtest's equity curve as CSV (as `qf backtest --equity`).
-#[utoipa::path(get, path = "/v1/backtests/{id}/equity", tag = "backtests", params(("id" = String, Path)),
-    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+/// The backtest's equity curve, one row per bar time: Parquet by default, CSV (byte for
+/// byte what `qf backtest --equity` writes) with `format=csv` or `Accept: text/csv`.
+/// Columns: `timestamp`, `equity`, `cash`, `drawdown` (a fraction below the running peak).
+/// In Parquet, `timestamp` is timestamp(ns, UTC), `equity` and `cash` decimal(38, 18),
+/// `drawdown` float64.
+#[utoipa::path(get, path = "/v1/backtests/{id}/equity", tag = "backtests",
+    params(("id" = String, Path), TableQuery,
+        ("Accept" = Option<String>, Header, description = "`text/csv` for CSV; Parquet otherwise")),
+    responses(
+        (status = 200, description = "the equity table",
+            content(("application/vnd.apache.parquet"), ("text/csv")),
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"{id}-equity.parquet\" (or .csv)"))),
+        (status = 404),
+        (status = 406, description = "Parquet asked for by name, and the run (stored before Parquet tables) has only CSV; or an Accept that admits neither format"),
+        (status = 422, description = "a `format` other than parquet or csv")))]
 pub async fn equity(
     State(app): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<TableQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    artifact(
-        app,
-        p,
-        id,
-        RunKind::Backtest,
-        "equity.csv",
-        "text/csv; charset=utf-8",
-    )
-    .await
+    table(app, p, id, Table::Equity, q, headers).await
 }
 
 /// What the backtest's strategy printed (tenant code), as text.

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use qf_store::{Strategy, StrategyId, StrategyVersion};
+use std::collections::BTreeMap;
+
+use qf_store::{Strategy, StrategyId, StrategySummary};
 
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
@@ -43,29 +45,75 @@ pub struct NewVersion {
     pub source: String,
 }
 
+/// A declared strategy parameter (its name is its key in `params`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ParamSpec {
+    /// The value when a run does not give one.
+    pub default: f64,
+    /// The smallest allowed value; `null` when unbounded.
+    pub min: Option<f64>,
+    /// The largest allowed value; `null` when unbounded.
+    pub max: Option<f64>,
+    /// Whether only whole numbers are allowed.
+    pub integer: bool,
+    /// What it means.
+    pub help: String,
+}
+
+/// Declared parameters by name.
+pub type ParamSpecs = BTreeMap<String, ParamSpec>;
+
+/// Parameters as [`StrategyInfo`] declares them and the store keeps them, a list of
+/// `{name, default, min, max, integer, help}` in declaration order (or already keyed by
+/// name), keyed by name for the API. Another shape is a fault of ours: a 500, logged.
+fn param_specs(stored: &serde_json::Value) -> Result<ParamSpecs, Problem> {
+    #[derive(Deserialize)]
+    struct Named {
+        name: String,
+        #[serde(flatten)]
+        spec: ParamSpec,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        List(Vec<Named>),
+        ByName(ParamSpecs),
+    }
+    match serde_json::from_value(stored.clone()) {
+        Ok(Stored::List(list)) => Ok(list.into_iter().map(|n| (n.name, n.spec)).collect()),
+        Ok(Stored::ByName(specs)) => Ok(specs),
+        Err(e) => Err(Problem::internal(format!(
+            "stored strategy parameters {stored}: {e}"
+        ))),
+    }
+}
+
 /// A strategy at one version.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StrategyView {
     pub id: String,
     pub name: String,
     pub kind: String,
-    /// The version this view shows.
+    /// The version this view shows (in lists: the latest).
     pub version: i64,
     pub latest_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Declared parameters with defaults.
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
+    /// Declared parameters by name, with defaults and ranges.
+    pub params: ParamSpecs,
     /// SHA-256 of the source.
     pub sha256: String,
-    /// The source (in single-strategy responses).
+    /// The source (in single-strategy responses; lists leave it out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
 
-fn view(s: Strategy, v: StrategyVersion, with_source: bool) -> StrategyView {
-    StrategyView {
+fn view(
+    s: Strategy,
+    v: qf_store::StrategyVersion,
+    with_source: bool,
+) -> Result<StrategyView, Problem> {
+    Ok(StrategyView {
         id: s.id.to_string(),
         name: s.name,
         kind: s.kind,
@@ -73,10 +121,26 @@ fn view(s: Strategy, v: StrategyVersion, with_source: bool) -> StrategyView {
         latest_version: s.latest_version,
         created_at: s.created_at,
         updated_at: s.updated_at,
-        params: v.params,
+        params: param_specs(&v.params)?,
         sha256: v.sha256,
         source: with_source.then_some(v.source),
-    }
+    })
+}
+
+fn summary_view(l: StrategySummary) -> Result<StrategyView, Problem> {
+    let s = l.strategy;
+    Ok(StrategyView {
+        id: s.id.to_string(),
+        name: s.name,
+        kind: s.kind,
+        version: s.latest_version,
+        latest_version: s.latest_version,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        params: param_specs(&l.params)?,
+        sha256: l.sha256,
+        source: None,
+    })
 }
 
 /// The result of a successful check.
@@ -85,9 +149,8 @@ pub struct Validated {
     /// Always true (a failed check answers 422 with the problems).
     pub valid: bool,
     pub kind: String,
-    /// Declared parameters with defaults.
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
+    /// Declared parameters by name, with defaults and ranges.
+    pub params: ParamSpecs,
     /// Declared states (tenant code).
     pub states: Vec<String>,
     /// Indicators the engine computes for it.
@@ -139,7 +202,7 @@ pub async fn validate(
     Ok(Json(Validated {
         valid: true,
         kind: info.kind,
-        params: info.params,
+        params: param_specs(&info.params)?,
         states: info.states,
         indicators: info.indicators,
     }))
@@ -185,7 +248,7 @@ pub async fn create(
             info.params,
         )
         .await?;
-    let out = view(s, v, true);
+    let out = view(s, v, true)?;
     idempotency::remember(&app, &p, idem, StatusCode::CREATED, &out).await?;
     let location = format!("/v1/strategies/{}", out.id);
     Ok((
@@ -248,31 +311,30 @@ pub async fn add_version(
         )
         .await?;
     let s = app.store.strategy(&p.tenant, &id).await?;
-    let out = view(s, v, true);
+    let out = view(s, v, true)?;
     idempotency::remember(&app, &p, idem, StatusCode::CREATED, &out).await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-/// Lists strategies at their latest version; `kind` filters.
+/// Lists strategies at their latest version (without sources); `kind` filters.
 #[utoipa::path(get, path = "/v1/strategies", tag = "strategies", params(ListQuery),
     responses((status = 200, body = inline(Listed<StrategyView>))))]
 pub async fn list(
     State(app): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Listed<serde_json::Value>>, Problem> {
+) -> Result<Json<Listed<StrategyView>>, Problem> {
     p.require(Scope::Read)?;
     let page = q.page("strategies")?;
     let l = app
         .store
         .strategies(&p.tenant, q.kind.as_deref(), &page)
         .await?;
-    Ok(Json(q.listed("strategies", l, |s| {
-        serde_json::json!({
-            "id": s.id, "name": s.name, "kind": s.kind, "latest_version": s.latest_version,
-            "created_at": s.created_at, "updated_at": s.updated_at,
-        })
-    })))
+    let listed = q.listed("strategies", l, summary_view);
+    Ok(Json(Listed {
+        items: listed.items.into_iter().collect::<Result<_, _>>()?,
+        next_cursor: listed.next_cursor,
+    }))
 }
 
 /// Query of `GET /v1/strategies/{id}`.
@@ -300,7 +362,7 @@ pub async fn get_one(
         .store
         .strategy_version(&p.tenant, &id, q.version)
         .await?;
-    Ok(Json(view(s, v, true)))
+    Ok(Json(view(s, v, true)?))
 }
 
 /// Every version of a strategy, oldest first, with sources.
@@ -316,6 +378,8 @@ pub async fn versions(
     let s = app.store.strategy(&p.tenant, &id).await?;
     let vs = app.store.strategy_versions(&p.tenant, &id).await?;
     Ok(Json(
-        vs.into_iter().map(|v| view(s.clone(), v, true)).collect(),
+        vs.into_iter()
+            .map(|v| view(s.clone(), v, true))
+            .collect::<Result<_, _>>()?,
     ))
 }

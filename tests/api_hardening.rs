@@ -326,6 +326,22 @@ fn a_reused_refresh_token_revokes_the_session(backend: Backend) {
     refresh(&str_of(&rotated, "refresh_token")).problem(401);
     server.get("/v1/tenant").auth(&access).send().problem(401);
 
+    // Routes that need no credential ignore a stale one sent out of habit.
+    let fresh = server
+        .post("/v1/auth/login")
+        .auth(&access)
+        .json(&json!({"email": "ada@tokens.test", "password": PASSWORD}))
+        .send()
+        .ok(200);
+    refresh(&str_of(&fresh, "refresh_token")).ok(200);
+    server
+        .post("/v1/auth/refresh")
+        .auth("qf_not_a_key")
+        .json(&json!({"refresh_token": "qfr_unknown"}))
+        .send()
+        .problem(401);
+    server.get("/healthz").auth(&access).send().ok(200);
+
     // Another session of the same person is unaffected, and rotates normally.
     let other = server
         .post("/v1/auth/login")

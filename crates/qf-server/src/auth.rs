@@ -238,6 +238,11 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     let Some(value) = req.headers().get(axum::http::header::AUTHORIZATION) else {
         return next.run(req).await;
     };
+    if is_public_route(&req) {
+        // Sign-in, refresh and health need no credential, so a stale one sent out of habit
+        // must not lock the caller out of them.
+        return next.run(req).await;
+    }
     let secret = match value.to_str().ok().and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
@@ -262,6 +267,16 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         }
         Err(problem) => problem.into_response(),
     }
+}
+
+/// Whether the request matched an operation the OpenAPI document marks as needing no
+/// credential.
+fn is_public_route(req: &Request) -> bool {
+    let Some(path) = req.extensions().get::<axum::extract::MatchedPath>() else {
+        return false;
+    };
+    crate::openapi::public_routes()
+        .contains(&(req.method().as_str().to_string(), path.as_str().to_string()))
 }
 
 /// Looks a bearer secret up. Every failure reads the same to the caller, so a guesser

@@ -250,7 +250,9 @@ pub struct Accept {
 /// Accepts an invitation: creates the account if the email has none, joins the tenant with
 /// the invited role, and signs in.
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = Accept, security(()),
-    responses((status = 200, body = Tokens), (status = 404, description = "unknown, used, revoked or expired invitation")))]
+    responses((status = 200, body = Tokens),
+        (status = 401, description = "the email has an account and the password is not its password"),
+        (status = 404, description = "unknown, used, revoked or expired invitation")))]
 pub async fn accept_invitation(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<Accept>,

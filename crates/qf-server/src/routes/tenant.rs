@@ -175,7 +175,8 @@ async fn check_owner_change(
 
 /// Changes a member's role (admin; owner for the owner role).
 #[utoipa::path(patch, path = "/v1/members/{user_id}", tag = "members", request_body = SetRole,
-    params(("user_id" = String, Path)), responses((status = 200, body = MemberView), (status = 404)))]
+    params(("user_id" = String, Path)), responses((status = 200, body = MemberView), (status = 404),
+        (status = 409, description = "the tenant's last owner cannot be demoted")))]
 pub async fn set_member_role(
     State(app): State<AppState>,
     p: Principal,
@@ -201,7 +202,8 @@ pub async fn set_member_role(
 
 /// Removes a member (admin; owner to remove an owner).
 #[utoipa::path(delete, path = "/v1/members/{user_id}", tag = "members",
-    params(("user_id" = String, Path)), responses((status = 204), (status = 404)))]
+    params(("user_id" = String, Path)), responses((status = 204), (status = 404),
+        (status = 409, description = "the tenant's last owner cannot be removed")))]
 pub async fn remove_member(
     State(app): State<AppState>,
     p: Principal,

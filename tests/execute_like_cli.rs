@@ -1,4 +1,4 @@
-//! A job gives what the command line gives: `qf_server::execute::run_backtest` and
+//! A job gives what the command line gives: `qf_jobs::execute::run_backtest` and
 //! `run_sweep` on the same bars, strategy and settings return the same result object
 //! (timing aside), trades, equity curve, report and sweep table as `qf backtest` and
 //! `qf sweep` — built-ins, rules and Python through the real sandbox worker.
@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use qf_data::{LoadOptions, SourceInfo, load_bars};
+use qf_jobs::execute::{
+    self, BacktestRequest, ExecError, StrategyCode, SweepRequest, compile_strategy,
+};
 use qf_report::tables::{self, Table};
 use qf_sandbox::limits::Limits;
 use qf_sandbox::pool::Pool;
-use qf_server::execute::{
-    self, BacktestRequest, ExecError, StrategyCode, SweepRequest, compile_strategy,
-};
 
 mod common;
 use common::walk_csv;

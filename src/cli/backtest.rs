@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
+use qf_jobs::execute;
 use qf_report::tables::Table;
-use qf_server::execute;
 
 use super::inputs::{DataArgs, EngineArgs, SandboxArgs, load_strategy, parse_param};
 use super::{output, progress};

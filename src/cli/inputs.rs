@@ -10,10 +10,10 @@ use clap::Args;
 use qf_core::{BarSeries, InstrumentId};
 use qf_data::{LoadOptions, SourceInfo, load_bars, sample_bars};
 use qf_engine::BacktestConfig;
+use qf_jobs::execute::{DEFAULT_CASH, Decimal, EngineSettings, StrategyCode};
 use qf_sandbox::limits::Limits;
 use qf_sandbox::pool::Pool;
 use qf_sandbox::tenant::{TenantStrategy, is_strategy_file};
-use qf_server::execute::{DEFAULT_CASH, Decimal, EngineSettings, StrategyCode};
 use std::time::Duration;
 
 /// Where the bars come from.

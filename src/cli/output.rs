@@ -1,5 +1,5 @@
 //! Writing results: files (their contents come from `qf_report::export` and
-//! `qf_server::execute`, shared with the API) and a terminal summary.
+//! `qf_jobs::execute`, shared with the API) and a terminal summary.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use qf_engine::{Grid, GridAxis};
+use qf_jobs::execute::{self, PlanError};
 use qf_report::export;
-use qf_server::execute::{self, PlanError};
 
 use super::inputs::{DataArgs, EngineArgs, SandboxArgs, load_strategy, parse_param};
 use super::{output, progress};

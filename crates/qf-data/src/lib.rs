@@ -16,7 +16,7 @@
 //! s, ms, µs or ns; prices are exact ([`qf_core::Price`]), never rounded through `f64` when
 //! read from text.
 //!
-//! What this crate is not: the Parquet catalog on the object store (that is `qf-server`'s
+//! What this crate is not: the Parquet catalog on the object store (that is `qf-jobs`'s
 //! `catalog`, built on [`parquet_bytes`] and [`load_parquet_bytes`]) or streaming ingestion
 //! from live feeds. It does no I/O beyond local files and holds no state.
 

@@ -67,6 +67,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use qf_jobs::worker::WorkerSettings;
+
 /// The file looked for in the working directory when neither `--config` nor `QF_CONFIG` names
 /// one.
 pub const DEFAULT_FILE: &str = "qf.toml";
@@ -376,6 +378,17 @@ impl JobsConfig {
         let factor = 1u64 << attempt.saturating_sub(1).min(20);
         Duration::from_millis(self.backoff_base_ms.saturating_mul(factor))
             .min(Duration::from_secs(3600))
+    }
+
+    /// What the job workers take from this section.
+    pub fn worker_settings(&self) -> WorkerSettings {
+        WorkerSettings {
+            lease: self.lease(),
+            heartbeat: self.heartbeat(),
+            poll: self.poll(),
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            tenant_concurrency: self.tenant_concurrency,
+        }
     }
 }
 

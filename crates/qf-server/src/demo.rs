@@ -4,12 +4,12 @@
 
 use anyhow::Context as _;
 
+use qf_jobs::catalog;
 use qf_store::{DatasetId, NewDataset, Page, Role};
 
 use crate::admin;
 use crate::app::AppState;
 use crate::auth::Scope;
-use crate::catalog;
 use crate::routes::tenant::issue_key;
 
 /// The demo owner's sign-in.
@@ -110,7 +110,7 @@ pub async fn setup(app: &AppState) -> anyhow::Result<Demo> {
     {
         Some(s) => s.strategy.id,
         None => {
-            let (_, info) = crate::execute::compile_strategy("python", "sma_cross", STRATEGY)
+            let (_, info) = qf_jobs::execute::compile_strategy("python", "sma_cross", STRATEGY)
                 .map_err(|p| anyhow::anyhow!("demo strategy: {}", p.to_json()))?;
             let sha = crate::auth::sha256_hex(STRATEGY.as_bytes());
             store

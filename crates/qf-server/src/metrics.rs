@@ -32,6 +32,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use qf_jobs::worker::JobMetrics;
+
 use crate::request_id::UNMATCHED;
 
 /// The media type of the exposition.
@@ -230,22 +232,6 @@ impl Metrics {
         self.0.jobs_submitted.inc();
     }
 
-    /// Counts a job claimed by a worker.
-    pub fn job_started(&self) {
-        self.0.jobs_started.inc();
-    }
-
-    /// Counts a job of `kind` that ended with `outcome` (e.g. `succeeded`, `failed`,
-    /// `cancelled`) after `seconds` from its claim.
-    pub fn job_finished(&self, kind: &str, outcome: &str, seconds: f64) {
-        let labels = OutcomeLabels {
-            kind: kind.into(),
-            outcome: outcome.into(),
-        };
-        self.0.jobs_completed.get_or_create(&labels).inc();
-        self.0.job_duration.get_or_create(&labels).observe(seconds);
-    }
-
     /// The exposition text (serve it as [`CONTENT_TYPE`]). Set the job gauges first.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -264,6 +250,23 @@ impl Metrics {
             self.render(),
         )
             .into_response()
+    }
+}
+
+/// What the workers report: `qf_jobs_started_total`, and `qf_jobs_completed_total` with
+/// `qf_job_duration_seconds` by `kind` and `outcome`.
+impl JobMetrics for Metrics {
+    fn job_started(&self) {
+        self.0.jobs_started.inc();
+    }
+
+    fn job_finished(&self, kind: &str, outcome: &str, seconds: f64) {
+        let labels = OutcomeLabels {
+            kind: kind.into(),
+            outcome: outcome.into(),
+        };
+        self.0.jobs_completed.get_or_create(&labels).inc();
+        self.0.job_duration.get_or_create(&labels).observe(seconds);
     }
 }
 

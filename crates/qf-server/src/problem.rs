@@ -46,8 +46,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-/// Where problem types are documented; the slug is appended.
-pub const TYPE_BASE: &str = "https://quantforge.dev/problems/";
+/// Where problem types are documented; the slug is appended. The same base as the problems
+/// a failed run stores ([`qf_jobs::execute::PROBLEM_TYPE_BASE`]).
+pub const TYPE_BASE: &str = qf_jobs::execute::PROBLEM_TYPE_BASE;
 
 /// The media type of a problem body.
 pub const CONTENT_TYPE: &str = "application/problem+json";

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use object_store::ObjectStore;
 use tokio::sync::{Notify, watch};
 
+use qf_jobs::worker::{self as jobs_worker, WorkerContext};
 use qf_sandbox::pool::Pool;
 use qf_store::Store;
 
@@ -106,6 +107,19 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     })
 }
 
+/// What the job workers need from the shared state: the same store, object store, sandbox
+/// pool and wake-up as the handlers, the `[jobs]` settings, and the metrics registry.
+fn worker_context(state: &AppState) -> WorkerContext {
+    WorkerContext {
+        store: state.store.clone(),
+        objects: state.objects.clone(),
+        sandbox: state.sandbox.clone(),
+        settings: state.config.jobs.worker_settings(),
+        job_queued: state.job_queued.clone(),
+        metrics: Arc::new(state.metrics.clone()),
+    }
+}
+
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 async fn stop_signal() {
     let ctrl_c = async {
@@ -152,7 +166,7 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {addr} (addr / QF_ADDR / --addr)"))?;
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = crate::worker::spawn(&state, state.config.workers, stop_rx);
+    let workers = jobs_worker::spawn(&worker_context(&state), state.config.workers, stop_rx);
     tracing::info!(addr = %local, workers = state.config.workers, "listening");
     on_ready(local, &state);
     let http = state.config.http.clone();
@@ -168,7 +182,7 @@ pub async fn serve(
 pub async fn workers(state: AppState) -> anyhow::Result<()> {
     let n = state.config.workers.max(1);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let handles = crate::worker::spawn(&state, n, stop_rx);
+    let handles = jobs_worker::spawn(&worker_context(&state), n, stop_rx);
     tracing::info!(workers = n, "workers running");
     stop_signal().await;
     let _ = stop_tx.send(true);

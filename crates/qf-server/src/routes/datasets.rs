@@ -15,11 +15,11 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 
+use qf_jobs::catalog;
 use qf_store::{Dataset, DatasetId, NewDataset};
 
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
-use crate::catalog;
 use crate::idempotency;
 use crate::problem::{ApiQuery, Problem};
 use crate::routes::tenant::check_name;

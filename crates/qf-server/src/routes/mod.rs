@@ -111,14 +111,14 @@ impl From<StoreError> for Problem {
     }
 }
 
-impl From<crate::execute::StrategyProblem> for Problem {
-    fn from(p: crate::execute::StrategyProblem) -> Self {
+impl From<qf_jobs::execute::StrategyProblem> for Problem {
+    fn from(p: qf_jobs::execute::StrategyProblem) -> Self {
         Problem::strategy_invalid(&p.diagnostics)
     }
 }
 
-impl From<crate::execute::RequestProblem> for Problem {
-    fn from(p: crate::execute::RequestProblem) -> Self {
+impl From<qf_jobs::execute::RequestProblem> for Problem {
+    fn from(p: qf_jobs::execute::RequestProblem) -> Self {
         Problem::validation(p.field, p.message)
     }
 }

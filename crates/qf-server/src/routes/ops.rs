@@ -21,7 +21,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
     responses((status = 200, description = "both reachable"), (status = 503, description = "one is not; the body says which")))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
     let db = app.store.ping().await.map_err(|e| e.to_string());
-    let store = crate::catalog::ping(&app.objects)
+    let store = qf_jobs::catalog::ping(&app.objects)
         .await
         .map_err(|e| e.to_string());
     let status = if db.is_ok() && store.is_ok() {

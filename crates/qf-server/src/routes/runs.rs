@@ -12,14 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use qf_report::tables::{self, Table, TableFormat};
 
+use qf_jobs::catalog;
+use qf_jobs::execute::{
+    BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy,
+};
 use qf_store::{DatasetId, NewRun, Run, RunFilter, RunId, RunKind, Status, StrategyId};
 
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
-use crate::catalog;
-use crate::execute::{
-    BacktestRequest, SweepRequest, check_backtest, check_sweep, compile_strategy,
-};
 use crate::idempotency;
 use crate::negotiate;
 use crate::problem::{ApiQuery, Problem};
@@ -98,7 +98,7 @@ pub struct BacktestSubmission {
     #[serde(default)]
     params: std::collections::BTreeMap<String, f64>,
     #[serde(flatten)]
-    engine: crate::execute::EngineSettings,
+    engine: qf_jobs::execute::EngineSettings,
 }
 
 /// `POST /v1/sweeps` body, as the OpenAPI document shows it. [`take_target`] reads the
@@ -133,7 +133,7 @@ pub struct SweepSubmission {
     #[schema(minimum = 0)]
     jobs: Option<usize>,
     #[serde(flatten)]
-    engine: crate::execute::EngineSettings,
+    engine: qf_jobs::execute::EngineSettings,
 }
 
 /// The fields of a submission that name what to run; the rest is the request proper.

@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 
 use std::collections::BTreeMap;
 
+use qf_jobs::execute::{StrategyInfo, check_compiles, compile_strategy};
 use qf_store::{Strategy, StrategyId, StrategySummary};
 
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
-use crate::execute::{StrategyInfo, check_compiles, compile_strategy};
 use crate::idempotency;
 use crate::problem::{ApiJson, ApiQuery, Problem};
 use crate::routes::tenant::check_name;

@@ -35,6 +35,7 @@ pub enum Decimal {
 }
 
 // By hand: the derive cannot describe `serde_json::Number`.
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Decimal {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
@@ -48,6 +49,7 @@ impl utoipa::PartialSchema for Decimal {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Decimal {}
 
 impl Decimal {
@@ -67,7 +69,8 @@ impl From<&str> for Decimal {
 
 /// Money, fees, fills and sizing: the settings of `qf backtest` other than data and
 /// strategy. Absent values take the command line's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct EngineSettings {
     /// Starting cash (default 100000).

@@ -12,7 +12,7 @@ use qf_sandbox::diag::{Diagnostic, Diagnostics};
 use qf_sandbox::pool::Pool;
 use qf_sandbox::tenant::TenantStrategy;
 
-use crate::problem::TYPE_BASE;
+use super::PROBLEM_TYPE_BASE;
 
 /// A strategy ready to run.
 #[derive(Clone)]
@@ -113,7 +113,7 @@ impl StrategyProblem {
     /// body of the API's 422, and what a run that fails to compile stores as its error.
     pub fn to_json(&self) -> Value {
         json!({
-            "type": format!("{TYPE_BASE}strategy-invalid"),
+            "type": format!("{PROBLEM_TYPE_BASE}strategy-invalid"),
             "title": "Strategy is invalid",
             "detail": self.to_string(),
             "errors": self.errors(),

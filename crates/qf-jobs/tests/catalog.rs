@@ -12,7 +12,7 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use qf_data::{LoadOptions, SourceInfo, inspect_as, load_bars, write_bars};
-use qf_server::catalog::{self, CatalogError, IngestOptions};
+use qf_jobs::catalog::{self, CatalogError, IngestOptions};
 
 struct Catalog {
     store: Arc<dyn ObjectStore>,

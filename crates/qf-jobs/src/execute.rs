@@ -40,7 +40,10 @@ use qf_sandbox::pool::{Pool, SharedData};
 use qf_sandbox::tenant::RunError;
 use qf_sandbox::worker::Isolation;
 
-use crate::problem::TYPE_BASE;
+/// Where problem types are documented; the slug is appended. A failed run stores an RFC 9457
+/// problem object ([`ExecError::problem`], [`StrategyProblem::to_json`]) whose `type` starts
+/// with it, and the API's own problems use the same base.
+pub const PROBLEM_TYPE_BASE: &str = "https://quantforge.dev/problems/";
 
 /// Why a run did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +89,7 @@ impl ExecError {
     /// The RFC 9457 problem object stored with a failed run. Internal failures say only
     /// that: their cause may hold paths or details of the host, and is logged instead.
     pub fn problem(&self) -> Value {
-        let simple = |slug: &str, title: &str, detail: &str| json!({"type": format!("{TYPE_BASE}{slug}"), "title": title, "detail": detail});
+        let simple = |slug: &str, title: &str, detail: &str| json!({"type": format!("{PROBLEM_TYPE_BASE}{slug}"), "title": title, "detail": detail});
         match self {
             ExecError::Tenant { problem } | ExecError::WorkerCrashed { problem } => problem.clone(),
             ExecError::Invalid(m) => simple("run-invalid", "The run cannot start", m),
@@ -102,7 +105,7 @@ impl ExecError {
     /// A failure of tenant code, located.
     fn failed(f: &RunFailure) -> Self {
         let mut problem = json!({
-            "type": format!("{TYPE_BASE}strategy-failed"),
+            "type": format!("{PROBLEM_TYPE_BASE}strategy-failed"),
             "title": "Strategy failed",
             "detail": f.to_string(),
             "kind": f.kind,

@@ -153,13 +153,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The routes that need no credential, as `(METHOD, path template)`: the operations the
 /// document marks `security: [{}]`. Authentication ignores any credential sent to them, so
-/// that a client with a stale token can still sign in, refresh or check health.
-pub fn public_routes() -> &'static std::collections::HashSet<(String, String)> {
-    static PUBLIC: std::sync::OnceLock<std::collections::HashSet<(String, String)>> =
-        std::sync::OnceLock::new();
+/// that a client with a stale token can still sign in, refresh or check health. A handful,
+/// so a list: looking one up allocates nothing.
+pub fn public_routes() -> &'static [(&'static str, String)] {
+    static PUBLIC: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
     PUBLIC.get_or_init(|| {
         let doc = document();
-        let mut out = std::collections::HashSet::new();
+        let mut out = Vec::new();
         for (path, item) in &doc.paths.paths {
             let ops = [
                 ("GET", &item.get),
@@ -170,7 +170,7 @@ pub fn public_routes() -> &'static std::collections::HashSet<(String, String)> {
             ];
             for (method, op) in ops {
                 if op.as_ref().is_some_and(is_public) {
-                    out.insert((method.to_string(), path.clone()));
+                    out.push((method, path.clone()));
                 }
             }
         }

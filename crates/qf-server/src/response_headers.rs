@@ -32,11 +32,8 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     let is_html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/html")
-        });
+        .and_then(|ct| ct.trim_start().get(..9))
+        .is_some_and(|essence| essence.eq_ignore_ascii_case("text/html"));
     if is_html && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
